@@ -1,0 +1,3 @@
+"""shadow: dual-run shadow comparison and cutover readiness."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,140 @@
+"""Assembly: stored objects of one run directory -> RunEvidence, parsing each object.
+
+Pure. Every object of a run is accounted for: it becomes part of a record, or a Rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from shadow.evidence import HistoryMode, RunEvidence, StepEvidence
+from shadow.layout import KeyLayout, ObjectKey, ObjectKind, parse_step_file
+from shadow.records import (
+    ManifestRecord,
+    Rejected,
+    RejectReason,
+    StatusRecord,
+    StepRecord,
+    load_object,
+    validate,
+)
+from shadow.store import StoredObject
+from shadow.vocabulary import RunState
+
+
+@dataclass(frozen=True, slots=True)
+class RunObjects:
+    """The objects of one run directory, with their parsed keys."""
+
+    run_dir: str
+    keys: tuple[ObjectKey, ...]
+    stored: tuple[StoredObject, ...]
+
+    @property
+    def signature(self) -> tuple[tuple[str, str], ...]:
+        return tuple((o.key, o.etag) for o in self.stored)
+
+
+def group_objects(index: Sequence[StoredObject], layout: KeyLayout) -> dict[str, RunObjects]:
+    keys: dict[str, list[ObjectKey]] = {}
+    stored: dict[str, list[StoredObject]] = {}
+    for obj in index:
+        parsed = layout.parse(obj.key)
+        if parsed is None:
+            continue
+        keys.setdefault(parsed.run_dir, []).append(parsed)
+        stored.setdefault(parsed.run_dir, []).append(obj)
+    return {d: RunObjects(d, tuple(keys[d]), tuple(stored[d])) for d in keys}
+
+
+def needs_body(kind: ObjectKind) -> bool:
+    return kind in (ObjectKind.STATUS, ObjectKind.MANIFEST, ObjectKind.STEP)
+
+
+def assemble(
+    run: RunObjects,
+    bodies: Mapping[str, bytes],
+    history: tuple[str, list[str]] | None,
+    max_bytes: int,
+) -> RunEvidence:
+    first = run.keys[0]
+    status: StatusRecord | None = None
+    status_key: str | None = None
+    manifest: ManifestRecord | None = None
+    steps: list[StepEvidence] = []
+    outputs: list[str] = []
+    rejected: list[Rejected] = []
+    for key, obj in zip(run.keys, run.stored, strict=True):
+        if key.kind is ObjectKind.OUTPUT:
+            outputs.append(key.key)
+            continue
+        if not needs_body(key.kind):
+            continue
+        doc = _decode(key, obj, bodies, max_bytes)
+        if isinstance(doc, Rejected):
+            rejected.append(doc)
+            continue
+        if key.kind is ObjectKind.STATUS:
+            rec_s = validate(key.key, doc, StatusRecord)
+            status, status_key = (
+                (None, key.key) if isinstance(rec_s, Rejected) else (rec_s, key.key)
+            )
+            if isinstance(rec_s, Rejected):
+                rejected.append(rec_s)
+        elif key.kind is ObjectKind.MANIFEST:
+            rec_m = validate(key.key, doc, ManifestRecord)
+            if isinstance(rec_m, Rejected):
+                rejected.append(rec_m)
+            else:
+                manifest = rec_m
+        else:
+            step = _step(key, doc)
+            if isinstance(step, Rejected):
+                rejected.append(step)
+            else:
+                steps.append(step)
+    mode, states = history if history else ("polling", [])
+    return RunEvidence(
+        run_dir=run.run_dir,
+        run_dir_id=first.run_dir_id,
+        pairing_key=first.pairing_key,
+        side=first.side,
+        agent_from_path=first.agent_from_path,
+        first_seen=min(o.first_seen for o in run.stored),
+        status=status,
+        status_key=status_key,
+        history=tuple(RunState(s) for s in states if s in RunState._value2member_map_),
+        history_mode=HistoryMode(mode),
+        manifest=manifest,
+        steps=tuple(steps),
+        output_keys=tuple(outputs),
+        rejected=tuple(rejected),
+    )
+
+
+def _decode(
+    key: ObjectKey, obj: StoredObject, bodies: Mapping[str, bytes], max_bytes: int
+) -> dict[str, object] | Rejected:
+    if obj.too_large or obj.size > max_bytes:
+        return Rejected(
+            key=key.key,
+            reason=RejectReason.TOO_LARGE,
+            detail=f"{obj.size} bytes > {max_bytes}; not downloaded",
+        )
+    body = bodies.get(key.key)
+    if body is None:
+        return Rejected(key=key.key, reason=RejectReason.INVALID_JSON, detail="no body stored")
+    return load_object(key.key, body, max_bytes)
+
+
+def _step(key: ObjectKey, doc: dict[str, object]) -> StepEvidence | Rejected:
+    file = parse_step_file(key.rest)
+    if file.number is None:
+        return Rejected(
+            key=key.key,
+            reason=RejectReason.STEP_WITHOUT_NUMBER,
+            detail=f"file name {key.rest!r} has no step number before the first '-'",
+        )
+    rec = validate(key.key, doc, StepRecord)
+    return rec if isinstance(rec, Rejected) else StepEvidence(key.key, file, rec)

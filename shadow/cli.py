@@ -1,0 +1,257 @@
+"""The `shadow` command line: scan, report, diff, verdict, rejudge, demo, check-config, serve.
+
+Exit codes: 0 success (and READY for `verdict`), 1 NOT_READY, 2 INSUFFICIENT_DATA, 3 an error
+shadow explains on stderr (bad config, unreadable ledger or source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shadow.errors import ShadowError
+
+EXIT_ERROR = 3
+VERDICT_EXIT = {"READY": 0, "NOT_READY": 1, "INSUFFICIENT_DATA": 2}
+
+
+def parse_now(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ShadowError(
+            f"--now {text!r} is not an ISO-8601 time such as 2026-03-01T12:00:00Z"
+        ) from None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _common(p: argparse.ArgumentParser, *, source: bool = True) -> None:
+    p.add_argument("--config", type=Path, help="TOML config file (also SHADOW_CONFIG)")
+    p.add_argument("--db", type=Path, help="ledger file (SQLite); default shadow.db")
+    p.add_argument("--waivers", type=Path, help="waivers TOML file")
+    p.add_argument("--now", help="judge as of this ISO-8601 time (default: the wall clock)")
+    if source:
+        p.add_argument("--source", help="dir:PATH or s3://BUCKET[/PREFIX]")
+        p.add_argument("--layout", choices=["flat", "nested"], help="run directory layout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shadow", description="Dual-run shadow comparison and cutover readiness."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    scan = sub.add_parser("scan", help="scan the source and judge")
+    _common(scan)
+    scan.add_argument(
+        "--once", action="store_true", help="one cycle, then exit (the default; `serve` loops)"
+    )
+    rep = sub.add_parser("report", help="print the parity report from the ledger")
+    _common(rep)
+    rep.add_argument("--json", action="store_true", help="print report.md's JSON document")
+    diff = sub.add_parser("diff", help="show one run and its twin side by side")
+    _common(diff)
+    diff.add_argument("run_id")
+    ver = sub.add_parser("verdict", help="exit 0 READY, 1 NOT_READY, 2 INSUFFICIENT_DATA")
+    _common(ver)
+    rej = sub.add_parser(
+        "rejudge", help="re-judge stored evidence under the current config and waivers"
+    )
+    _common(rej)
+    demo = sub.add_parser("demo", help="write a realistic demo dual-run bucket")
+    demo.add_argument("--out", type=Path, default=Path("demo-bucket"))
+    demo.add_argument("--now", help="generate runs ending just before this time")
+    demo.add_argument("--layout", choices=["flat", "nested"], default="flat")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--runs", type=int, default=260)
+    chk = sub.add_parser("check-config", help="print the effective configuration, secrets masked")
+    _common(chk)
+    srv = sub.add_parser("serve", help="watch the source continuously and serve the API")
+    _common(srv)
+    srv.add_argument("--host")
+    srv.add_argument("--port", type=int)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from shadow.config import load_settings
+
+    overrides = {
+        "db": args.db,
+        "waivers": args.waivers,
+        "source": getattr(args, "source", None),
+        "layout": getattr(args, "layout", None),
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+    }
+    import os
+
+    config = args.config or (
+        Path(os.environ["SHADOW_CONFIG"]) if os.environ.get("SHADOW_CONFIG") else None
+    )
+    return load_settings(config, **overrides)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from shadow.bootstrap import make_engine
+
+    engine = make_engine(_settings(args))
+    now = parse_now(args.now)
+
+    async def go() -> Any:
+        try:
+            return await engine.run_cycle(now)
+        finally:
+            if engine.source is not None:
+                await engine.source.close()
+
+    summary = asyncio.run(go())
+    s = summary.scan
+    print(
+        f"scanned {engine.source.description if engine.source else '-'}: listed {s.listed}, "
+        f"unchanged {s.unchanged}, fetched {s.fetched}, errors {sum(s.errors.values())}"
+    )
+    for msg in s.error_messages[:10]:
+        print(f"  error: {msg}", file=sys.stderr)
+    if summary.report is None:
+        print("scan failed before judging; the previous judgement stands", file=sys.stderr)
+        return EXIT_ERROR
+    r = summary.report
+    print(
+        f"verdict {r.readiness.verdict.value}: {r.totals.paired} paired, {r.totals.mismatched} mismatched, "
+        f"{r.totals.primary_only} lost, {r.totals.rejected_objects} rejected objects"
+    )
+    engine.ledger.close()
+    return 0
+
+
+def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:
+    from shadow.bootstrap import make_engine
+
+    settings = _settings(args)
+    if not settings.db.exists():
+        raise ShadowError(
+            f"ledger {settings.db} does not exist; run `shadow scan --once --db {settings.db}` first"
+        )
+    engine = make_engine(settings, with_source=False)
+    now = parse_now(args.now)
+    at = now if now is not None else datetime.now(UTC).timestamp()
+    j, report = engine.judge(at)
+    if persist:
+        engine.persist(j, report, at)
+    return engine, j, report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from shadow.render import render_report
+
+    _, _, report = _judge_stored(args, persist=False)
+    print(report.model_dump_json(indent=2) if args.json else render_report(report))
+    return 0
+
+
+def cmd_verdict(args: argparse.Namespace) -> int:
+    _, _, report = _judge_stored(args, persist=False)
+    r = report.readiness
+    print(r.verdict.value)
+    for reason in [*r.reasons, *r.needs]:
+        print(f"  - {reason}")
+    return VERDICT_EXIT[r.verdict.value]
+
+
+def cmd_rejudge(args: argparse.Namespace) -> int:
+    _engine, _, report = _judge_stored(args, persist=True)
+    print(
+        f"re-judged {report.totals.runs} runs from the ledger under config {report.config_hash}: "
+        f"{report.readiness.verdict.value}"
+    )
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from shadow.judge import first_divergence
+    from shadow.render import render_diff
+
+    _, j, _ = _judge_stored(args, persist=False)
+    key = args.run_id
+    pair = j.pairs.get(key) or j.pairs.get(key.removesuffix(_settings(args).suffix))
+    if pair is None:
+        raise ShadowError(f"run {key!r} is not in the ledger; `shadow report` lists the runs")
+    result = next(r for r in j.results if r.key == pair.key)
+    print(
+        render_diff(
+            pair.key,
+            pair.primary,
+            pair.candidate,
+            result.findings,
+            first_divergence(result.findings),
+            pair.state.value,
+        )
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from shadow.demo import write_demo
+
+    now = parse_now(args.now)
+    at = (
+        datetime.fromtimestamp(now, UTC)
+        if now is not None
+        else datetime.now(UTC).replace(microsecond=0)
+    )
+    corpus = write_demo(args.out, now=at, seed=args.seed, layout=args.layout, runs=args.runs)
+    print(
+        f"wrote a demo bucket to {corpus.root}: {corpus.pairs} primary runs, "
+        f"{len(corpus.planted)} planted divergences, as of {at.isoformat()}"
+    )
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(json.dumps(settings.masked(), indent=2, default=str))
+    from shadow.bootstrap import engine_options
+
+    print(f"config fingerprint: {engine_options(settings).config_hash}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from shadow.daemon import serve
+
+    return serve(_settings(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "scan": cmd_scan,
+    "report": cmd_report,
+    "diff": cmd_diff,
+    "verdict": cmd_verdict,
+    "rejudge": cmd_rejudge,
+    "demo": cmd_demo,
+    "check-config": cmd_check_config,
+    "serve": cmd_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ShadowError as exc:
+        print(f"shadow: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

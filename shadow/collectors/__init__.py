@@ -1,0 +1,44 @@
+"""Collectors: thin, read-only access to the watched runs (a directory or an S3 bucket).
+
+A collector lists objects with their ETag and size and fetches one object's bytes. It never
+parses, and it has no method that writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    key: str
+    etag: str
+    size: int
+    last_modified: float  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    key: str
+    version_id: str
+    etag: str
+    last_modified: float
+    is_latest: bool
+
+
+class Source(Protocol):
+    """What the engine needs from a place where runs are written."""
+
+    description: str
+
+    def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]: ...
+
+    async def fetch(self, key: str, *, version_id: str | None = None) -> bytes: ...
+
+    async def versioned(self) -> bool: ...
+
+    async def list_versions(self, key: str) -> list[ObjectVersion]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,91 @@
+"""The embedded default source: a local directory laid out like the bucket.
+
+Read-only by construction: files are opened for reading only. The "ETag" is size plus
+modification time in nanoseconds, so an unchanged file is never read twice. Symbolic links
+are not followed, so nothing outside the root is read. A directory has no versions: history
+comes from polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from shadow.collectors import ListedObject, ObjectVersion
+from shadow.errors import SourceError
+
+
+class DirectorySource:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.description = f"dir:{root}"
+        self.skipped_names = 0  # names that are not valid UTF-8 cannot be keys
+
+    def _walk(self, prefix: str) -> list[ListedObject]:
+        if not self.root.is_dir():
+            raise SourceError(
+                f"source directory {self.root} does not exist or is not a directory",
+                kind="not_found",
+                transient=False,
+            )
+        out: list[ListedObject] = []
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, self.root)
+            for name in sorted(filenames):
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                key = rel.replace(os.sep, "/")
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    key.encode("utf-8")
+                    st = os.lstat(os.path.join(dirpath, name))
+                except UnicodeEncodeError:
+                    self.skipped_names += 1
+                    continue
+                except OSError:
+                    continue  # vanished between walk and stat: the next scan sees the truth
+                if not os.path.isfile(os.path.join(dirpath, name)) or os.path.islink(
+                    os.path.join(dirpath, name)
+                ):
+                    continue
+                out.append(
+                    ListedObject(key, f"{st.st_size}-{st.st_mtime_ns}", st.st_size, st.st_mtime)
+                )
+        return out
+
+    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
+        for obj in await asyncio.to_thread(self._walk, prefix):
+            yield obj
+
+    def _read(self, key: str) -> bytes:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise SourceError(
+                f"key {key!r} points outside {self.root}", kind="invalid_key", transient=False
+            )
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError as exc:
+            raise SourceError(
+                f"{self.description}: {key} vanished before it was read", kind="not_found"
+            ) from exc
+        except OSError as exc:
+            raise SourceError(
+                f"{self.description}: cannot read {key}: {exc.strerror}", kind="io", transient=True
+            ) from exc
+
+    async def fetch(self, key: str, *, version_id: str | None = None) -> bytes:
+        return await asyncio.to_thread(self._read, key)
+
+    async def versioned(self) -> bool:
+        return False
+
+    async def list_versions(self, key: str) -> list[ObjectVersion]:
+        return []
+
+    async def close(self) -> None:
+        return None

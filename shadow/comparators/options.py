@@ -1,0 +1,13 @@
+"""Options every comparator reads; built from Settings by bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CompareOptions:
+    excluded_steps: frozenset[str] = frozenset({"execute-agent"})
+    timing_tolerance: float = 1.20
+    # A slowdown smaller than this many milliseconds is noise, whatever its ratio.
+    timing_slack_ms: float = 100.0

@@ -1,0 +1,137 @@
+"""Step structure parity: steps aligned by name, then missing, extra, reordered, status.
+
+Alignment is a longest common subsequence over step names, so one skipped, added or moved
+step is one finding and never a cascade over every later step. A name that repeats is
+matched occurrence by occurrence.
+"""
+
+from __future__ import annotations
+
+from shadow.comparators.options import CompareOptions
+from shadow.findings import Dimension, Finding, Kind, Severity
+from shadow.normalized import NormalizedRun, NormStep
+from shadow.vocabulary import StepState
+
+Tag = tuple[str, int]  # (step name, occurrence)
+
+
+def _tags(steps: tuple[NormStep, ...]) -> list[Tag]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in steps:
+        seen[s.name] = seen.get(s.name, 0) + 1
+        out.append((s.name, seen[s.name]))
+    return out
+
+
+def lcs(a: list[Tag], b: list[Tag]) -> set[Tag]:
+    """Tags on one longest common subsequence of a and b (pipelines are short: O(n*m) is fine)."""
+    n, m = len(a), len(b)
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            table[i][j] = (
+                table[i + 1][j + 1] + 1 if a[i] == b[j] else max(table[i + 1][j], table[i][j + 1])
+            )
+    keep: set[Tag] = set()
+    i = j = 0
+    while i < n and j < m:
+        if a[i] == b[j]:
+            keep.add(a[i])
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return keep
+
+
+def _f(kind: Kind, path: str, p: object, c: object, msg: str, step: str) -> Finding:
+    return Finding(
+        dimension=Dimension.STEPS,
+        kind=kind,
+        severity=Severity.ERROR,
+        path=path,
+        primary=p,
+        candidate=c,
+        message=msg,
+        subject=step,
+    )
+
+
+def compare(
+    primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
+) -> list[Finding]:
+    pt, ct = _tags(primary.steps), _tags(candidate.steps)
+    p_at = {t: i for i, t in enumerate(pt)}
+    c_at = {t: i for i, t in enumerate(ct)}
+    in_order = lcs(pt, ct)
+    found: list[Finding] = []
+    for t, i in p_at.items():
+        step = primary.steps[i]
+        if t not in c_at:
+            found.append(
+                _f(
+                    Kind.STEP_MISSING,
+                    f"steps[{i}]",
+                    step.name,
+                    None,
+                    f"step {step.number} {step.name} is missing in the dry run",
+                    step.name,
+                )
+            )
+            continue
+        other = candidate.steps[c_at[t]]
+        if t not in in_order:
+            found.append(
+                _f(
+                    Kind.STEP_REORDERED,
+                    f"steps[{i}]",
+                    step.number,
+                    other.number,
+                    f"step {step.name} runs as step {other.number} in the dry run, "
+                    f"step {step.number} in the primary",
+                    step.name,
+                )
+            )
+        found.extend(_same_step(i, step, other))
+    for t, j in c_at.items():
+        if t not in p_at:
+            step = candidate.steps[j]
+            found.append(
+                _f(
+                    Kind.STEP_EXTRA,
+                    f"steps[{j}]",
+                    None,
+                    step.name,
+                    f"the dry run has an extra step {step.number} {step.name}",
+                    step.name,
+                )
+            )
+    return found
+
+
+def _same_step(i: int, p: NormStep, c: NormStep) -> list[Finding]:
+    if p.state != c.state:
+        return [
+            _f(
+                Kind.STEP_STATUS_DIFFERS,
+                f"steps[{i}].status",
+                p.state.value,
+                c.state.value,
+                f"step {p.name} is {p.state.value} in the primary, {c.state.value} in the dry run",
+                p.name,
+            )
+        ]
+    if p.state is StepState.FAILED and p.error_code != c.error_code:
+        return [
+            _f(
+                Kind.STEP_ERROR_DIFFERS,
+                f"steps[{i}].error",
+                p.error_code,
+                c.error_code,
+                f"step {p.name} failed with {p.error_code} in the primary, {c.error_code} in the dry run",
+                p.name,
+            )
+        ]
+    return []

@@ -1,0 +1,65 @@
+"""Timing: per-pair ratios of `duration_ms`, end to end and per step, mocked steps excluded.
+
+A single slow pair is a warning (spec section 9); the readiness criterion judges the
+distribution of end-to-end ratios (see `stats` and `verdict`).
+"""
+
+from __future__ import annotations
+
+from shadow.comparators.options import CompareOptions
+from shadow.findings import Dimension, Finding, Kind, Severity
+from shadow.normalized import NormalizedRun
+
+
+def ratio(primary_ms: float | None, candidate_ms: float | None) -> float | None:
+    """Candidate over primary, or None when either is unknown or the primary took no time."""
+    if primary_ms is None or candidate_ms is None or primary_ms <= 0:
+        return None
+    return candidate_ms / primary_ms
+
+
+def _slow(p: float | None, c: float | None, opts: CompareOptions) -> float | None:
+    r = ratio(p, c)
+    if r is None or p is None or c is None:
+        return None
+    return r if r > opts.timing_tolerance and c - p > opts.timing_slack_ms else None
+
+
+def compare(
+    primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
+) -> list[Finding]:
+    found: list[Finding] = []
+    r = _slow(primary.e2e_ms, candidate.e2e_ms, opts)
+    if r is not None:
+        found.append(
+            Finding(
+                dimension=Dimension.TIMING,
+                kind=Kind.RUN_SLOWER,
+                severity=Severity.WARNING,
+                path="duration_ms",
+                primary=primary.e2e_ms,
+                candidate=candidate.e2e_ms,
+                message=f"the dry run took {r:.2f}x the primary's time end to end "
+                f"(tolerance {opts.timing_tolerance:.2f}, mocked steps excluded)",
+            )
+        )
+    c_steps = {s.name: s for s in candidate.steps}
+    for i, step in enumerate(primary.steps):
+        other = c_steps.get(step.name)
+        if other is None or step.name in opts.excluded_steps:
+            continue
+        r = _slow(step.duration_ms, other.duration_ms, opts)
+        if r is not None:
+            found.append(
+                Finding(
+                    dimension=Dimension.TIMING,
+                    kind=Kind.STEP_SLOWER,
+                    severity=Severity.WARNING,
+                    path=f"steps[{i}].duration_ms",
+                    primary=step.duration_ms,
+                    candidate=other.duration_ms,
+                    message=f"step {step.name} took {r:.2f}x the primary's time in the dry run",
+                    subject=step.name,
+                )
+            )
+    return found

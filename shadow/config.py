@@ -1,0 +1,160 @@
+"""Settings: the only reader of the environment and of the config file.
+
+Precedence: command-line flags > `SHADOW_*` environment variables (nested with `__`, e.g.
+`SHADOW_THRESHOLDS__MIN_PAIRS`) > the TOML file named by `--config` or `SHADOW_CONFIG` >
+defaults. Secrets are `SecretStr`: they print masked everywhere. A bad setting raises a
+ConfigError that names the setting, its variable, and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from shadow.errors import ConfigError
+from shadow.layout import Layout
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
+
+
+class ThresholdSettings(BaseModel):
+    status: float = Field(1.0, ge=0, le=1)
+    steps: float = Field(1.0, ge=0, le=1)
+    retries: float = Field(1.0, ge=0, le=1)
+    timing_ratio: float = Field(1.20, gt=1)
+    timing_min_pairs: int = Field(20, ge=1)
+    timing_confidence: float = Field(0.95, gt=0.5, lt=1)
+    completeness: int = Field(0, ge=0)
+    concurrency: int = Field(0, ge=0)
+    side_effects: int = Field(0, ge=0)
+    input: int = Field(0, ge=0)
+    min_pairs: int = Field(200, ge=0)
+    min_pairs_per_agent: int = Field(20, ge=0)
+    min_days: float = Field(14.0, ge=0)
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    addressing_style: Literal["path", "virtual", "auto"] = "path"
+    concurrency: int = Field(16, ge=1, le=256)
+    versioned: Literal["auto", "on", "off"] = "auto"
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    read_timeout_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(4, ge=1, le=20)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SHADOW_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    source: str = "dir:./demo-bucket"
+    layout: Layout = Layout.FLAT
+    prefix: str = ""
+    suffix: str = Field("-dryrun", min_length=1)
+    db: Path = Path("shadow.db")
+    waivers: Path | None = None
+    grace_seconds: float = Field(900.0, ge=0)
+    run_timeout_seconds: float = Field(600.0, gt=0)
+    max_object_bytes: int = Field(1024 * 1024, gt=0)
+    excluded_steps: list[str] = Field(default_factory=lambda: ["execute-agent"])
+    vendor_fields: list[str] = Field(default_factory=list)
+    timing_slack_ms: float = Field(100.0, ge=0)
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    scan_interval_seconds: float = Field(60.0, gt=0)
+    shutdown_grace_seconds: float = Field(30.0, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    agent_label_allowlist: list[str] = Field(default_factory=list)
+    agent_label_top_k: int = Field(10, ge=0)
+
+    @field_validator("source")
+    @classmethod
+    def _source_scheme(cls, v: str) -> str:
+        if not (v.startswith("dir:") or v.startswith("s3://")):
+            raise ValueError("must be dir:PATH or s3://BUCKET[/PREFIX]")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _CONFIG_FILE.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def judgement_fingerprint(self, waivers_text: str = "") -> str:
+        """Hash of everything that changes a judgement: stored with each verdict."""
+        relevant = self.model_dump(
+            mode="json",
+            include={
+                "layout",
+                "prefix",
+                "suffix",
+                "grace_seconds",
+                "run_timeout_seconds",
+                "max_object_bytes",
+                "excluded_steps",
+                "vendor_fields",
+                "timing_slack_ms",
+                "thresholds",
+            },
+        )
+        blob = json.dumps(relevant, sort_keys=True) + "\n" + waivers_text
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def masked(self) -> dict[str, Any]:
+        """The effective config for display: secrets masked, nothing else hidden."""
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings; every error names the setting, its environment variable and the fix."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist; fix --config / SHADOW_CONFIG")
+    token = _CONFIG_FILE.set(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc)) from None
+    except ValueError as exc:  # e.g. a TOML syntax error in the config file
+        raise ConfigError(f"config file {config_file}: {exc}") from None
+    finally:
+        _CONFIG_FILE.reset(token)
+
+
+def describe_validation(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        env = "SHADOW_" + "__".join(str(p) for p in err["loc"]).upper()
+        got = err.get("input")
+        shown = "(hidden)" if any(s in loc for s in ("token", "secret", "key_id")) else repr(got)
+        lines.append(f"setting {loc} ({env}): {err['msg']}; got {shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -1,0 +1,279 @@
+"""The scan-and-judge cycle: the only place that knows the order of the pipeline.
+
+    list -> fetch what changed -> store -> assemble -> normalize -> judge -> report -> store
+
+`shadow scan --once` runs one cycle, the daemon schedules it, tests call it directly. Time is
+an argument. A listing failure ends the cycle before judging, so the previous judgement stands;
+a failed fetch leaves its object unstored, so the next cycle fetches it again. Normalized runs
+are cached by the (key, ETag) signature of their objects: an unchanged run is not re-parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shadow.assemble import RunObjects, assemble, group_objects, needs_body
+from shadow.collectors import ListedObject, Source
+from shadow.errors import SourceError
+from shadow.judge import Judgement, JudgeOptions, RunSides, judge
+from shadow.layout import KeyLayout, ObjectKind, Side
+from shadow.normalize import NormalizeOptions, normalize
+from shadow.normalized import NormalizedRun
+from shadow.records import Rejected
+from shadow.report import Report, build_report
+from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
+from shadow.vocabulary import RunState
+from shadow.waivers import Waiver
+
+log = logging.getLogger("shadow.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    layout: KeyLayout
+    normalize: NormalizeOptions
+    judge: JudgeOptions
+    waivers: tuple[Waiver, ...] = ()
+    config_hash: str = ""
+    max_object_bytes: int = 1024 * 1024
+    concurrency: int = 16
+    use_versions: bool = False
+
+
+@dataclass(slots=True)
+class ScanStats:
+    ok: bool = True
+    listed: int = 0
+    unchanged: int = 0
+    fetched: int = 0
+    skipped_too_large: int = 0
+    versions_fetched: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    error_messages: list[str] = field(default_factory=list)
+    failed_keys: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    started: float
+    finished: float
+    scan: ScanStats
+    report: Report | None  # None when the cycle could not judge (listing failed)
+    judgement: Judgement | None
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.finished - self.started
+
+
+class Engine:
+    def __init__(self, source: Source | None, ledger: Ledger, opts: EngineOptions) -> None:
+        self.source = source
+        self.ledger = ledger
+        self.opts = opts
+        self._cache: dict[
+            str, tuple[tuple[tuple[str, str], ...], int, NormalizedRun, tuple[Rejected, ...]]
+        ] = {}
+        self.last_report: Report | None = None
+        self.last_judgement: Judgement | None = None
+
+    # scanning ----------------------------------------------------------------------------
+    async def scan(self, now: float) -> ScanStats:
+        stats = ScanStats()
+        if self.source is None:
+            raise SourceError("no source configured", kind="config", transient=False)
+        listed: list[ListedObject] = []
+        try:
+            async for obj in self.source.list_objects(self.opts.layout.list_prefix):
+                listed.append(obj)
+        except SourceError as exc:
+            stats.ok = False
+            stats.errors[exc.kind] += 1
+            stats.error_messages.append(str(exc))
+            return stats
+        stats.listed = len(listed)
+        known = self.ledger.known_etags()
+        changed = [o for o in listed if known.get(o.key) != o.etag]
+        stats.unchanged = stats.listed - len(changed)
+        await self._ingest(changed, now, stats)
+        return stats
+
+    async def _ingest(self, changed: list[ListedObject], now: float, stats: ScanStats) -> None:
+        sem = asyncio.Semaphore(self.opts.concurrency)
+        layout = self.opts.layout
+
+        async def one(obj: ListedObject) -> StoredObject | None:
+            parsed = layout.parse(obj.key)
+            first_seen = min(obj.last_modified, now)
+            if parsed is None or not needs_body(parsed.kind):
+                return StoredObject(
+                    obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None
+                )
+            if obj.size > self.opts.max_object_bytes:
+                stats.skipped_too_large += 1
+                return StoredObject(
+                    obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None, True
+                )
+            async with sem:
+                try:
+                    body = await self.source.fetch(obj.key)  # type: ignore[union-attr]
+                except SourceError as exc:
+                    stats.errors[exc.kind] += 1
+                    stats.error_messages.append(str(exc))
+                    stats.failed_keys.add(obj.key)
+                    return None
+            stats.fetched += 1
+            if parsed.kind is ObjectKind.STATUS:
+                await self._observe(parsed.run_dir, obj.key, body, now, stats)
+            return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, body)
+
+        results = await asyncio.gather(*(one(o) for o in changed))
+        rows = [r for r in results if r is not None]
+        if rows:
+            self.ledger.save_objects(rows, now)
+        if len(rows) < len(changed):
+            stats.ok = False
+
+    async def _observe(
+        self, run_dir: str, key: str, body: bytes, now: float, stats: ScanStats
+    ) -> None:
+        if self.opts.use_versions and self.source is not None:
+            try:
+                states = await self._versioned_states(key, stats)
+            except SourceError as exc:
+                stats.errors[exc.kind] += 1
+                stats.error_messages.append(str(exc))
+                states = None
+            if states is not None:
+                self.ledger.replace_history(run_dir, states)
+                return
+        state = _state_of(body)
+        if state is not None:
+            self.ledger.append_observation(run_dir, state, now)
+
+    async def _versioned_states(self, key: str, stats: ScanStats) -> list[tuple[str, float]] | None:
+        assert self.source is not None
+        versions = await self.source.list_versions(key)
+        if not versions:
+            return None
+        out: list[tuple[str, float]] = []
+        for v in sorted(versions, key=lambda v: v.last_modified):
+            body = await self.source.fetch(key, version_id=v.version_id)
+            stats.versions_fetched += 1
+            state = _state_of(body)
+            if state is not None:
+                out.append((state, v.last_modified))
+        return out
+
+    # judging -----------------------------------------------------------------------------
+    def normalized_runs(self) -> tuple[dict[str, RunSides], list[Rejected]]:
+        index = self.ledger.object_index()
+        groups = group_objects(index, self.opts.layout)
+        histories = self.ledger.histories()
+        stale = [g for d, g in groups.items() if not self._fresh(d, g, histories)]
+        bodies = self.ledger.bodies([k.key for g in stale for k in g.keys if needs_body(k.kind)])
+        for g in stale:
+            ev = assemble(g, bodies, histories.get(g.run_dir), self.opts.max_object_bytes)
+            hist_len = len(histories.get(g.run_dir, ("", []))[1])
+            self._cache[g.run_dir] = (
+                g.signature,
+                hist_len,
+                normalize(ev, self.opts.normalize),
+                ev.rejected,
+            )
+        for gone in set(self._cache) - set(groups):
+            del self._cache[gone]
+        runs: dict[str, list[NormalizedRun | None]] = {}
+        rejected: list[Rejected] = []
+        for d in sorted(groups):
+            _, _, run, rej = self._cache[d]
+            rejected.extend(rej)
+            sides = runs.setdefault(run.pairing_key, [None, None])
+            slot = 0 if run.side is Side.PRIMARY else 1
+            if sides[slot] is None:
+                sides[slot] = run
+        return {k: (v[0], v[1]) for k, v in runs.items()}, rejected
+
+    def _fresh(
+        self, run_dir: str, g: RunObjects, histories: dict[str, tuple[str, list[str]]]
+    ) -> bool:
+        cached = self._cache.get(run_dir)
+        hist_len = len(histories.get(run_dir, ("", []))[1])
+        return cached is not None and cached[0] == g.signature and cached[1] == hist_len
+
+    def judge(
+        self, now: float, failed_keys: frozenset[str] = frozenset()
+    ) -> tuple[Judgement, Report]:
+        runs, rejected = self.normalized_runs()
+        held = frozenset(
+            p.pairing_key for k in failed_keys if (p := self.opts.layout.parse(k)) is not None
+        )
+        j = judge(runs, now, self.opts.judge, self.opts.waivers, held)
+        since = self._since(j.readiness.verdict.value)
+        report = build_report(
+            j,
+            rejected,
+            now,
+            waivers=self.opts.waivers,
+            config_hash=self.opts.config_hash,
+            since=since,
+        )
+        return j, report
+
+    def _since(self, verdict: str) -> datetime | None:
+        rows = self.ledger.verdicts()
+        if rows and rows[-1].verdict == verdict:
+            start = rows[-1].at
+            for row in reversed(rows):
+                if row.verdict != verdict:
+                    break
+                start = row.at
+            return datetime.fromtimestamp(start, UTC)
+        return None
+
+    def persist(self, j: Judgement, report: Report, now: float) -> None:
+        rows = [
+            ResultRow(
+                r.key,
+                r.agent,
+                r.state.value,
+                r.outcome.value,
+                json.dumps([f.model_dump(mode="json") for f in r.findings], sort_keys=True),
+                r.duration_ratio,
+            )
+            for r in j.results
+        ]
+        verdict = VerdictRow(
+            now, report.readiness.verdict.value, self.opts.config_hash, report.readiness.reasons
+        )
+        self.ledger.save_judgement(rows, verdict)
+
+    async def run_cycle(self, now: float | None = None) -> CycleSummary:
+        started = time.time()
+        at = now if now is not None else started
+        stats = await self.scan(at)
+        if stats.listed == 0 and not stats.ok:
+            self.ledger.record_scan(started, time.time(), False, 0, 0, dict(stats.errors))
+            return CycleSummary(started, time.time(), stats, None, None)
+        j, report = self.judge(at, frozenset(stats.failed_keys))
+        self.persist(j, report, at)
+        self.last_report, self.last_judgement = report, j
+        self.ledger.record_scan(
+            started, time.time(), stats.ok, stats.listed, stats.fetched, dict(stats.errors)
+        )
+        return CycleSummary(started, time.time(), stats, report, j)
+
+
+def _state_of(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    state = doc.get("status") if isinstance(doc, dict) else None
+    return state if isinstance(state, str) and state in RunState._value2member_map_ else None

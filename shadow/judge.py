@@ -1,0 +1,133 @@
+"""Judging: normalized runs -> pairs -> findings -> waivers -> results and readiness.
+
+Pure: the store, the clock and the bucket are the engine's business. The same function serves
+`scan`, `rejudge` and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shadow.comparators import WINDOW, CompareOptions, compare_pair
+from shadow.comparators.side_effects import candidate_effects
+from shadow.comparators.timing import ratio
+from shadow.findings import DIMENSION_ORDER, Dimension, Finding, Kind, Severity
+from shadow.normalized import NormalizedRun
+from shadow.pairing import Pair, PairingOptions, PairState, pair_runs
+from shadow.results import PairResult, outcome_of
+from shadow.verdict import Readiness, Thresholds, judge_readiness
+from shadow.waivers import Waiver, WaiverSet
+
+RunSides = tuple[NormalizedRun | None, NormalizedRun | None]
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeOptions:
+    pairing: PairingOptions = field(default_factory=PairingOptions)
+    compare: CompareOptions = field(default_factory=CompareOptions)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    results: tuple[PairResult, ...]
+    pairs: dict[str, Pair]
+    readiness: Readiness
+    waiver_use: dict[str, int]
+    waiver_would_cover: dict[str, int]
+    unknown_fields: dict[str, int]
+
+
+def pair_findings(pair: Pair, opts: CompareOptions) -> list[Finding]:
+    found: list[Finding] = []
+    for run in (pair.primary, pair.candidate):
+        if run is not None:
+            found.extend(run.input_findings)
+    if pair.state is PairState.PAIRED and pair.primary and pair.candidate:
+        found.extend(compare_pair(pair.primary, pair.candidate, opts))
+    elif pair.candidate is not None and pair.candidate.terminal:
+        found.extend(candidate_effects(pair.candidate))
+    return found
+
+
+def unknown_field_findings(pairs: list[Pair]) -> tuple[dict[str, list[Finding]], dict[str, int]]:
+    """Spec section 3: each unknown field name is reported once, on the first run carrying it."""
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for pair in pairs:  # sorted by key, so "first" is stable whatever the scan order
+        for run in (pair.primary, pair.candidate):
+            for name in sorted(run.unknown_fields) if run else ():
+                counts[name] = counts.get(name, 0) + 1
+                first.setdefault(name, pair.key)
+    out: dict[str, list[Finding]] = {}
+    for name, key in first.items():
+        out.setdefault(key, []).append(
+            Finding(
+                dimension=Dimension.INPUT,
+                kind=Kind.UNKNOWN_FIELD,
+                severity=Severity.INFO,
+                path=name,
+                subject=name,
+                message=f"unknown top-level field {name!r} (seen on {counts[name]} run(s)); kept, not compared",
+            )
+        )
+    return out, counts
+
+
+def _sort_key(f: Finding) -> tuple[int, int, str]:
+    sev = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[f.severity]
+    return (DIMENSION_ORDER.index(f.dimension), sev, f.path)
+
+
+def judge(
+    runs: Mapping[str, RunSides],
+    now: float,
+    opts: JudgeOptions,
+    waivers: tuple[Waiver, ...] = (),
+    held: frozenset[str] = frozenset(),
+) -> Judgement:
+    pairs = pair_runs(dict(runs), now, opts.pairing, held)
+    extra: list[dict[str, list[Finding]]] = [w(pairs, now) for w in WINDOW]
+    unknown, unknown_counts = unknown_field_findings(pairs)
+    extra.append(unknown)
+    ws = WaiverSet(waivers, datetime.fromtimestamp(now, UTC).date())
+    results = []
+    for pair in pairs:
+        found = pair_findings(pair, opts.compare)
+        for more in extra:
+            found.extend(more.get(pair.key, ()))
+        found = sorted(ws.apply(found, pair.agent, pair.key), key=_sort_key)
+        results.append(_result(pair, tuple(found)))
+    readiness = judge_readiness(results, opts.thresholds)
+    return Judgement(
+        tuple(results),
+        {p.key: p for p in pairs},
+        readiness,
+        dict(ws.covered),
+        dict(ws.would_cover),
+        unknown_counts,
+    )
+
+
+def _result(pair: Pair, findings: tuple[Finding, ...]) -> PairResult:
+    p, c = pair.primary, pair.candidate
+    r = ratio(p.e2e_ms, c.e2e_ms) if p and c and pair.state is PairState.PAIRED else None
+    return PairResult(
+        key=pair.key,
+        agent=pair.agent,
+        state=pair.state,
+        outcome=outcome_of(pair.state, findings),
+        findings=findings,
+        start=pair.start,
+        duration_ratio=r,
+        has_retries=bool((p and p.retries) or (c and c.retries)),
+    )
+
+
+def first_divergence(findings: tuple[Finding, ...]) -> Finding | None:
+    """The earliest error in walk order (status history, then steps, ...), else any finding."""
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    ranked = errors or list(findings)
+    return ranked[0] if ranked else None

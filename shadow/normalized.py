@@ -1,0 +1,78 @@
+"""The canonical shape of a run after normalization: what comparators read.
+
+Every volatile field of spec section 6 is gone; what remains is compared or used for timing
+and windows. Values are frozen and hashable so a canonical hash can short-circuit equal pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shadow.evidence import HistoryMode
+from shadow.findings import Finding
+from shadow.layout import Side
+from shadow.vocabulary import RunState, StepState
+
+
+@dataclass(frozen=True, slots=True)
+class NormStep:
+    number: int
+    name: str
+    state: StepState
+    error_code: str | None
+    duration_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryInfo:
+    step: str
+    recovered: bool
+    error_code: str | None
+    attempts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedRun:
+    pairing_key: str
+    side: Side
+    agent: str
+    run_dir: str
+    state: RunState | None  # None: no readable status yet
+    history: tuple[RunState, ...]
+    history_mode: HistoryMode
+    error_code: str | None  # as written, code only
+    error_class: str | None  # with run-level equivalence applied
+    trigger: str | None
+    started_at: float | None  # epoch seconds
+    finished_at: float | None
+    first_seen: float
+    steps: tuple[NormStep, ...]
+    retries: tuple[RetryInfo, ...]
+    proposals: int
+    proposal_outputs: tuple[str, ...]
+    unknown_fields: frozenset[str]
+    vendor_fields: frozenset[str]
+    queued_observed: bool
+    e2e_ms: float | None  # end-to-end minus excluded (mocked) steps
+    input_findings: tuple[Finding, ...]
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in (RunState.COMPLETED, RunState.FAILED)
+
+    @property
+    def comparable(self) -> tuple[object, ...]:
+        """Everything the status, steps and retries comparators look at, and nothing else."""
+        return (
+            self.state,
+            self.error_class,
+            self.history,
+            tuple((s.name, s.state, s.error_code) for s in self.steps),
+            tuple((r.step, r.recovered, r.error_code) for r in self.retries),
+        )
+
+    def step_duration(self, name: str) -> float | None:
+        for step in self.steps:
+            if step.name == name:
+                return step.duration_ms
+        return None

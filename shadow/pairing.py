@@ -1,0 +1,102 @@
+"""Pairing: which state each pairing key is in, with time as an input.
+
+Rules (spec sections 2 and 7, report.md `state`):
+- paired: both sides present and terminal.
+- pending: the primary is not terminal yet, or its twin may still arrive (or finish) within
+  the grace period after the primary ended.
+- primary_only (a lost message): the primary ended more than `grace` ago and has no twin.
+- candidate_only (an orphan): a twin whose primary never appeared within the grace period.
+- stuck: a side that is non-terminal past the run timeout plus grace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shadow.normalized import NormalizedRun
+
+
+class PairState(StrEnum):
+    PAIRED = "paired"
+    PRIMARY_ONLY = "primary_only"
+    CANDIDATE_ONLY = "candidate_only"
+    PENDING = "pending"
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True, slots=True)
+class PairingOptions:
+    grace_s: float = 900.0
+    run_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    key: str
+    primary: NormalizedRun | None
+    candidate: NormalizedRun | None
+    state: PairState
+
+    @property
+    def agent(self) -> str:
+        run = self.primary or self.candidate
+        return run.agent if run else "unknown"
+
+    @property
+    def start(self) -> float | None:
+        """When the pair's primary started: the evidence window and ordering use it."""
+        run = self.primary or self.candidate
+        if run is None:
+            return None
+        return run.started_at if run.started_at is not None else run.first_seen
+
+
+def _began(run: NormalizedRun) -> float:
+    return run.started_at if run.started_at is not None else run.first_seen
+
+
+def _ended(run: NormalizedRun) -> float:
+    return run.finished_at if run.finished_at is not None else run.first_seen
+
+
+def _is_stuck(run: NormalizedRun, now: float, opts: PairingOptions) -> bool:
+    return not run.terminal and now - _began(run) > opts.run_timeout_s + opts.grace_s
+
+
+def classify(
+    primary: NormalizedRun | None,
+    candidate: NormalizedRun | None,
+    now: float,
+    opts: PairingOptions,
+) -> PairState:
+    present = [r for r in (primary, candidate) if r is not None]
+    if any(_is_stuck(r, now, opts) for r in present):
+        return PairState.STUCK
+    if primary is not None and candidate is not None:
+        both_done = primary.terminal and candidate.terminal
+        return PairState.PAIRED if both_done else PairState.PENDING
+    if primary is not None:
+        late = primary.terminal and now - _ended(primary) > opts.grace_s
+        return PairState.PRIMARY_ONLY if late else PairState.PENDING
+    if candidate is not None:
+        late = now - _began(candidate) > opts.grace_s and candidate.terminal
+        return PairState.CANDIDATE_ONLY if late else PairState.PENDING
+    raise ValueError("a pair needs at least one side")
+
+
+def pair_runs(
+    runs: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]],
+    now: float,
+    opts: PairingOptions,
+    held: frozenset[str] = frozenset(),
+) -> list[Pair]:
+    """Classify every pairing key; the result is sorted by key for a stable report.
+
+    `held` keys had an object the store could not read this cycle: their evidence is
+    incomplete, so they stay pending until a scan reads them.
+    """
+    return [
+        Pair(key, p, c, PairState.PENDING if key in held else classify(p, c, now, opts))
+        for key, (p, c) in sorted(runs.items())
+    ]

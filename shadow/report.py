@@ -1,0 +1,253 @@
+"""The parity report (spec report.md, schema_version 1) as typed models, built from a Judgement.
+
+Fields may be added, never renamed or removed. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from shadow.findings import Finding, Severity
+from shadow.judge import Judgement
+from shadow.pairing import PairState
+from shadow.records import Rejected
+from shadow.results import Outcome, PairResult
+from shadow.verdict import Criterion, Readiness, Verdict
+from shadow.waivers import Waiver
+
+SCHEMA_VERSION = 1
+CLUSTER_EXAMPLES = 5
+
+
+class CriterionOut(BaseModel):
+    name: str
+    passed: bool
+    status: str
+    measured: float | None
+    threshold: float
+    evidence: int
+    examples: list[str]
+    detail: str
+    extra: dict[str, float | None] = Field(default_factory=dict)
+
+
+class StratumOut(BaseModel):
+    agent_slug: str
+    verdict: Verdict
+    pairs: int
+    failing: list[str] = Field(default_factory=list)
+
+
+class ReadinessOut(BaseModel):
+    verdict: Verdict
+    reasons: list[str]
+    needs: list[str]
+    criteria: list[CriterionOut]
+    evidence_days: float
+    strata: list[StratumOut]
+    since: datetime | None = None
+    evidence_mode: dict[str, int] = Field(default_factory=dict)
+
+
+class Totals(BaseModel):
+    runs: int = 0
+    paired: int = 0
+    matched: int = 0
+    mismatched: int = 0
+    waived: int = 0
+    primary_only: int = 0
+    candidate_only: int = 0
+    pending: int = 0
+    stuck: int = 0
+    rejected_objects: int = 0
+
+
+class RunOut(BaseModel):
+    run_id: str
+    agent_slug: str
+    state: PairState
+    outcome: Outcome
+    findings: list[Finding]
+    duration_ratio: float | None = None
+
+
+class RejectedOut(BaseModel):
+    key: str
+    reason: str
+    detail: str
+
+
+class Cluster(BaseModel):
+    signature: str
+    count: int
+    severity: Severity
+    examples: list[str]
+
+
+class WaiverOut(BaseModel):
+    id: str
+    dimension: str
+    kind: str | None
+    agent: str | None
+    path: str | None
+    owner: str
+    reason: str
+    expires: str
+    active: bool
+    findings_covered: int
+    findings_no_longer_covered: int
+
+
+class Report(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    generated_at: datetime
+    config_hash: str = ""
+    readiness: ReadinessOut
+    totals: Totals
+    runs: list[RunOut]
+    rejected: list[RejectedOut]
+    clusters: list[Cluster]
+    waivers: list[WaiverOut] = Field(default_factory=list)
+    unknown_fields: dict[str, int] = Field(default_factory=dict)
+    runs_total: int = 0  # len(runs) before any filter or page
+
+
+def criterion_out(c: Criterion) -> CriterionOut:
+    return CriterionOut(
+        name=c.name,
+        passed=c.passed,
+        status=c.status.value,
+        measured=c.measured,
+        threshold=c.threshold,
+        evidence=c.evidence,
+        examples=list(c.examples),
+        detail=c.detail,
+        extra=dict(c.extra),
+    )
+
+
+def readiness_out(r: Readiness, since: datetime | None, modes: dict[str, int]) -> ReadinessOut:
+    strata = [
+        StratumOut(
+            agent_slug=s.agent,
+            verdict=s.verdict,
+            pairs=s.pairs,
+            failing=[c.name for c in s.criteria if c.status.value == "fail"],
+        )
+        for s in r.strata
+    ]
+    return ReadinessOut(
+        verdict=r.verdict,
+        reasons=list(r.reasons),
+        needs=list(r.needs),
+        criteria=[criterion_out(c) for c in r.criteria],
+        evidence_days=round(r.evidence_days, 3),
+        strata=strata,
+        since=since,
+        evidence_mode=modes,
+    )
+
+
+def totals_of(results: Sequence[PairResult], rejected: int) -> Totals:
+    t = Totals(runs=len(results), rejected_objects=rejected)
+    for r in results:
+        if r.state is PairState.PAIRED:
+            t.paired += 1
+            if r.outcome is Outcome.MATCH:
+                t.matched += 1
+            elif r.outcome is Outcome.WAIVED:
+                t.waived += 1
+            else:
+                t.mismatched += 1
+        else:
+            setattr(t, r.state.value, getattr(t, r.state.value) + 1)
+    return t
+
+
+def clusters_of(results: Sequence[PairResult]) -> list[Cluster]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    sev: dict[str, Severity] = {}
+    for r in results:
+        for f in r.findings:
+            if f.severity is Severity.INFO or f.waived_by:
+                continue
+            groups[f.signature].append(r.key)
+            if sev.get(f.signature) is not Severity.ERROR:
+                sev[f.signature] = f.severity
+    ordered = sorted(
+        groups.items(), key=lambda kv: (sev[kv[0]] is not Severity.ERROR, -len(kv[1]), kv[0])
+    )
+    return [
+        Cluster(signature=s, count=len(keys), severity=sev[s], examples=keys[:CLUSTER_EXAMPLES])
+        for s, keys in ordered
+    ]
+
+
+def waivers_out(waivers: Sequence[Waiver], j: Judgement, today: datetime) -> list[WaiverOut]:
+    return [
+        WaiverOut(
+            id=w.id,
+            dimension=w.dimension.value,
+            kind=w.kind.value if w.kind else None,
+            agent=w.agent,
+            path=w.path,
+            owner=w.owner,
+            reason=w.reason,
+            expires=w.expires.isoformat(),
+            active=w.active_on(today.date()),
+            findings_covered=j.waiver_use.get(w.id, 0),
+            findings_no_longer_covered=j.waiver_would_cover.get(w.id, 0),
+        )
+        for w in waivers
+    ]
+
+
+def build_report(
+    j: Judgement,
+    rejected: Sequence[Rejected],
+    now: float,
+    *,
+    waivers: Sequence[Waiver] = (),
+    config_hash: str = "",
+    since: datetime | None = None,
+) -> Report:
+    at = datetime.fromtimestamp(now, UTC)
+    modes: dict[str, int] = defaultdict(int)
+    for pair in j.pairs.values():
+        for run in (pair.primary, pair.candidate):
+            if run is not None:
+                modes[run.history_mode.value] += 1
+    readiness = readiness_out(j.readiness, since, dict(modes))
+    expired = [w for w in waivers if not w.active_on(at.date()) and j.waiver_would_cover.get(w.id)]
+    for w in expired:
+        readiness.reasons.append(
+            f"waiver {w.id} expired on {w.expires.isoformat()}: "
+            f"{j.waiver_would_cover[w.id]} finding(s) no longer waived (owner {w.owner})"
+        )
+    runs = [
+        RunOut(
+            run_id=r.key,
+            agent_slug=r.agent,
+            state=r.state,
+            outcome=r.outcome,
+            findings=list(r.findings),
+            duration_ratio=r.duration_ratio,
+        )
+        for r in j.results
+    ]
+    return Report(
+        generated_at=at,
+        config_hash=config_hash,
+        readiness=readiness,
+        totals=totals_of(j.results, len(rejected)),
+        runs=runs,
+        rejected=[RejectedOut(key=r.key, reason=r.reason.value, detail=r.detail) for r in rejected],
+        clusters=clusters_of(j.results),
+        waivers=waivers_out(waivers, j, at),
+        unknown_fields=dict(sorted(j.unknown_fields.items())),
+        runs_total=len(runs),
+    )

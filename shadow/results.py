@@ -1,0 +1,41 @@
+"""Judged results: one entry per pairing key, the unit the verdict and the report count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shadow.findings import Dimension, Finding, Severity
+from shadow.pairing import PairState
+
+
+class Outcome(StrEnum):
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    WAIVED = "waived"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class PairResult:
+    key: str
+    agent: str
+    state: PairState
+    outcome: Outcome
+    findings: tuple[Finding, ...]
+    start: float | None  # the primary's start (epoch s), for the evidence window
+    duration_ratio: float | None  # candidate / primary end to end, mocked steps excluded
+    has_retries: bool
+
+    def blocking_in(self, dimension: Dimension) -> bool:
+        return any(f.blocking and f.dimension is dimension for f in self.findings)
+
+
+def outcome_of(state: PairState, findings: tuple[Finding, ...]) -> Outcome:
+    """report.md: match when no error; waived when every error is waived; pending stays pending."""
+    if state is PairState.PENDING:
+        return Outcome.PENDING
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if not errors:
+        return Outcome.MATCH
+    return Outcome.WAIVED if all(f.waived_by for f in errors) else Outcome.MISMATCH

@@ -1,0 +1,155 @@
+"""The tables shadow judges by: canonical states, the run lifecycle, error codes, volatile fields.
+
+Rules kept here (spec run-records.md sections 3, 5, 6 and 9):
+- A run moves forward along REQUESTED -> QUEUED -> RUNNING -> {COMPLETED, FAILED}; RUNNING may
+  repeat (one rewrite per finished step); REQUESTED and QUEUED may fail before start.
+- Nothing leaves a terminal state, and nothing moves backwards.
+- INTERNAL_ERROR and AGENT_TIMEOUT are one code for "retries exhausted" at run level.
+Supporting another orchestrator is new rows in these tables, not new branches in code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class RunState(StrEnum):
+    REQUESTED = "requested"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+TERMINAL_STATES: Final = frozenset({RunState.COMPLETED, RunState.FAILED})
+
+# Allowed moves (from, to). Anything else between two distinct states is forbidden.
+ALLOWED_TRANSITIONS: Final[frozenset[tuple[RunState, RunState]]] = frozenset(
+    {
+        (RunState.REQUESTED, RunState.QUEUED),
+        (RunState.REQUESTED, RunState.RUNNING),  # queued can be unobserved when polling
+        (RunState.REQUESTED, RunState.COMPLETED),  # polling may miss every middle state
+        (RunState.REQUESTED, RunState.FAILED),
+        (RunState.QUEUED, RunState.RUNNING),
+        (RunState.QUEUED, RunState.COMPLETED),
+        (RunState.QUEUED, RunState.FAILED),
+        (RunState.RUNNING, RunState.RUNNING),
+        (RunState.RUNNING, RunState.COMPLETED),
+        (RunState.RUNNING, RunState.FAILED),
+    }
+)
+
+# Position on the lifecycle, used to order states and to explain a backwards move.
+LIFECYCLE_RANK: Final[dict[RunState, int]] = {
+    RunState.REQUESTED: 0,
+    RunState.QUEUED: 1,
+    RunState.RUNNING: 2,
+    RunState.COMPLETED: 3,
+    RunState.FAILED: 3,
+}
+
+ERROR_CODES: Final = frozenset(
+    {
+        "VALIDATION_FAILED",
+        "INVALID_JSON",
+        "AUTH_REQUIRED",
+        "TOKEN_EXPIRED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "INVALID_TRANSITION",
+        "INVALID_AGENT_TRANSITION",
+        "CONCURRENT_MODIFICATION",
+        "DUPLICATE_ENTRY",
+        "RATE_LIMITED",
+        "INTERNAL_ERROR",
+        "UPSTREAM_UNAVAILABLE",
+        "NLM_UNAVAILABLE",
+        "AGENT_TIMEOUT",
+    }
+)
+
+# Run-level error codes that mean the same thing; each maps to its class representative.
+RUN_ERROR_EQUIVALENCE: Final[dict[str, str]] = {
+    "AGENT_TIMEOUT": "RETRIES_EXHAUSTED",
+    "INTERNAL_ERROR": "RETRIES_EXHAUSTED",
+}
+
+# Top-level fields of each record that are never compared (spec section 6). They are dropped
+# by normalization; listing them here keeps them out of unknown_field findings too.
+STATUS_FIELDS: Final = frozenset(
+    {
+        "run_id",
+        "agent_slug",
+        "status",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "current_step",
+        "steps_total",
+        "steps_completed",
+        "proposals_created",
+        "error",
+        "queue_position",
+        "_orchestrator_meta",
+    }
+)
+STEP_FIELDS: Final = frozenset(
+    {
+        "step_number",
+        "step_name",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "output_summary",
+        "error",
+        "_orchestrator_meta",
+    }
+)
+MANIFEST_FIELDS: Final = frozenset(
+    {
+        "run_id",
+        "agent_slug",
+        "status",
+        "trigger",
+        "steps_count",
+        "proposals_created",
+        "error",
+        "retries",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "model_used",
+        "tokens_used",
+        "agent_version",
+        "_orchestrator_meta",
+    }
+)
+
+
+def error_code(error: str | None) -> str | None:
+    """The code before the first ':' of an error string; message text is never compared."""
+    if error is None:
+        return None
+    code = error.split(":", 1)[0].strip()
+    return code or None
+
+
+def run_error_class(code: str | None) -> str | None:
+    """Run-level error code with the exhausted-retries equivalence applied."""
+    if code is None:
+        return None
+    return RUN_ERROR_EQUIVALENCE.get(code, code)
+
+
+def is_allowed(src: RunState, dst: RunState) -> bool:
+    return (src == dst and src not in TERMINAL_STATES) or (src, dst) in ALLOWED_TRANSITIONS
