@@ -14,6 +14,7 @@ from shadow.judge import JudgeOptions
 from shadow.layout import KeyLayout
 from shadow.normalize import NormalizeOptions
 from shadow.pairing import PairingOptions
+from shadow.schedules import Schedule
 from shadow.store import Ledger
 from shadow.verdict import Thresholds
 from shadow.waivers import load_waivers
@@ -37,6 +38,10 @@ def engine_options(settings: Settings) -> EngineOptions:
                 excluded, settings.thresholds.timing_ratio, settings.timing_slack_ms
             ),
             thresholds=Thresholds(**settings.thresholds.model_dump()),
+            schedules=tuple(
+                Schedule(s.stratum, s.cron, s.tolerance_seconds, s.trigger)
+                for s in settings.schedules
+            ),
         ),
         waivers=waivers,
         config_hash=settings.judgement_fingerprint(waivers_text),

@@ -58,6 +58,22 @@ class S3Settings(BaseModel):
     max_attempts: int = Field(4, ge=1, le=20)
 
 
+class ScheduleSettings(BaseModel):
+    stratum: str = Field(min_length=1)
+    cron: str
+    tolerance_seconds: float = Field(900.0, gt=0)
+    trigger: str | None = "cron"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from shadow.schedules import valid_cron
+
+        if not valid_cron(v):
+            raise ValueError("not a 5-field cron expression such as '0 12 * * *'")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SHADOW_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -83,6 +99,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     api_token: SecretStr | None = None
     webhook_token: SecretStr | None = None
+    schedules: list[ScheduleSettings] = Field(default_factory=list)
+    schedule_alert_window_seconds: float = Field(86400.0, gt=0)
     agent_label_allowlist: list[str] = Field(default_factory=list)
     agent_label_top_k: int = Field(10, ge=0)
 

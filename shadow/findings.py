@@ -56,6 +56,7 @@ class Kind(StrEnum):
     LOST_RUN = "lost_run"
     ORPHAN_RUN = "orphan_run"
     STUCK_RUN = "stuck_run"
+    MISSED_SCHEDULE = "missed_schedule"
     # concurrency
     OVERLAP = "overlap"
     QUEUE_BYPASSED = "queue_bypassed"

@@ -17,6 +17,7 @@ from shadow.findings import DIMENSION_ORDER, Dimension, Finding, Kind, Severity
 from shadow.normalized import NormalizedRun
 from shadow.pairing import Pair, PairingOptions, PairState, pair_runs
 from shadow.results import PairResult, outcome_of
+from shadow.schedules import Schedule, ScheduleCheck, check_schedules
 from shadow.verdict import Readiness, Thresholds, judge_readiness
 from shadow.waivers import Waiver, WaiverSet
 
@@ -28,6 +29,7 @@ class JudgeOptions:
     pairing: PairingOptions = field(default_factory=PairingOptions)
     compare: CompareOptions = field(default_factory=CompareOptions)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    schedules: tuple[Schedule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class Judgement:
     waiver_use: dict[str, int]
     waiver_would_cover: dict[str, int]
     unknown_fields: dict[str, int]
+    schedule_checks: tuple[ScheduleCheck, ...] = ()
+    schedule_findings: tuple[Finding, ...] = ()
 
 
 def pair_findings(pair: Pair, opts: CompareOptions) -> list[Finding]:
@@ -100,7 +104,18 @@ def judge(
             found.extend(more.get(pair.key, ()))
         found = sorted(ws.apply(found, pair.agent, pair.key), key=_sort_key)
         results.append(_result(pair, tuple(found)))
-    readiness = judge_readiness(results, opts.thresholds)
+    checks = _schedule_checks(pairs, now, opts)
+    missed: dict[str, list[str]] = {}
+    schedule_findings = []
+    for c in checks:
+        finding = missed_schedule_finding(c)
+        if finding is None:
+            continue
+        finding = ws.apply([finding], c.stratum, f"schedule:{c.stratum}")[0]
+        schedule_findings.append(finding)
+        if finding.blocking:
+            missed.setdefault(c.stratum, []).append(finding.path)
+    readiness = judge_readiness(results, opts.thresholds, missed)
     return Judgement(
         tuple(results),
         {p.key: p for p in pairs},
@@ -108,6 +123,36 @@ def judge(
         dict(ws.covered),
         dict(ws.would_cover),
         unknown_counts,
+        tuple(checks),
+        tuple(schedule_findings),
+    )
+
+
+def _schedule_checks(pairs: list[Pair], now: float, opts: JudgeOptions) -> list[ScheduleCheck]:
+    if not opts.schedules:
+        return []
+    runs = [r for p in pairs for r in (p.primary, p.candidate) if r is not None]
+    starts = [p.start for p in pairs if p.primary is not None and p.start is not None]
+    return check_schedules(opts.schedules, runs, min(starts) if starts else None, now)
+
+
+def missed_schedule_finding(c: ScheduleCheck) -> Finding | None:
+    """A completeness error for a fire time missing on either side."""
+    sides = [
+        s for s, o in (("primary", c.primary), ("candidate", c.candidate)) if o.value == "missed"
+    ]
+    if not sides:
+        return None
+    at = datetime.fromtimestamp(c.expected_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Finding(
+        dimension=Dimension.COMPLETENESS,
+        kind=Kind.MISSED_SCHEDULE,
+        severity=Severity.ERROR,
+        path=f"schedule {c.stratum}@{at}",
+        subject=c.stratum,
+        primary=c.primary.value,
+        candidate=c.candidate.value,
+        message=f"the {c.cron!r} run of {c.stratum} due {at} did not start on the {' and '.join(sides)} side",
     )
 
 

@@ -102,6 +102,14 @@ class WaiverOut(BaseModel):
     findings_no_longer_covered: int
 
 
+class ScheduleOut(BaseModel):
+    stratum: str
+    cron: str
+    expected: int
+    missed_primary: int
+    missed_candidate: int
+
+
 class Report(BaseModel):
     schema_version: int = SCHEMA_VERSION
     generated_at: datetime
@@ -113,7 +121,9 @@ class Report(BaseModel):
     clusters: list[Cluster]
     waivers: list[WaiverOut] = Field(default_factory=list)
     unknown_fields: dict[str, int] = Field(default_factory=dict)
-    runs_total: int = 0  # len(runs) before any filter or page
+    runs_total: int = 0  # len(runs) after filters, before paging
+    schedules: list[ScheduleOut] = Field(default_factory=list)
+    missed_schedules: list[Finding] = Field(default_factory=list)
 
 
 def criterion_out(c: Criterion) -> CriterionOut:
@@ -250,4 +260,22 @@ def build_report(
         waivers=waivers_out(waivers, j, at),
         unknown_fields=dict(sorted(j.unknown_fields.items())),
         runs_total=len(runs),
+        schedules=schedules_out(j),
+        missed_schedules=list(j.schedule_findings),
     )
+
+
+def schedules_out(j: Judgement) -> list[ScheduleOut]:
+    """Per configured schedule: fire times expected in the window and misses per side."""
+    out: dict[tuple[str, str], ScheduleOut] = {}
+    for c in j.schedule_checks:
+        row = out.setdefault(
+            (c.stratum, c.cron),
+            ScheduleOut(
+                stratum=c.stratum, cron=c.cron, expected=0, missed_primary=0, missed_candidate=0
+            ),
+        )
+        row.expected += 1
+        row.missed_primary += c.primary.value == "missed"
+        row.missed_candidate += c.candidate.value == "missed"
+    return list(out.values())

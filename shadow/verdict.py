@@ -13,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -122,10 +122,13 @@ def parity_criterion(dim: Dimension, results: Sequence[PairResult], t: Threshold
     )
 
 
-def count_criterion(dim: Dimension, results: Sequence[PairResult], t: Thresholds) -> Criterion:
+def count_criterion(
+    dim: Dimension, results: Sequence[PairResult], t: Thresholds, extra: Sequence[str] = ()
+) -> Criterion:
+    """`extra` names violations that belong to no run (a scheduled run missing on both sides)."""
     threshold = float(getattr(t, dim.value))
     judged = _judged(results)
-    bad = [r.key for r in judged if r.blocking_in(dim)]
+    bad = [r.key for r in judged if r.blocking_in(dim)] + list(extra)
     status = CriterionStatus.FAIL if len(bad) > threshold else CriterionStatus.PASS
     detail = f"{len(bad)} run(s) with an unwaived {dim.value} error"
     return Criterion(
@@ -193,10 +196,15 @@ def evidence_criterion(
     )
 
 
-def criteria_for(results: Sequence[PairResult], t: Thresholds) -> list[Criterion]:
+def criteria_for(
+    results: Sequence[PairResult], t: Thresholds, missed: Sequence[str] = ()
+) -> list[Criterion]:
     out = [parity_criterion(d, results, t) for d in PARITY]
     out.append(timing_criterion(results, t))
-    out.extend(count_criterion(d, results, t) for d in COUNTED)
+    out.extend(
+        count_criterion(d, results, t, missed if d is Dimension.COMPLETENESS else ())
+        for d in COUNTED
+    )
     return out
 
 
@@ -208,7 +216,11 @@ def _verdict(criteria: Sequence[Criterion]) -> Verdict:
     return Verdict.READY
 
 
-def judge_readiness(results: Sequence[PairResult], t: Thresholds) -> Readiness:
+def judge_readiness(
+    results: Sequence[PairResult], t: Thresholds, missed: Mapping[str, Sequence[str]] | None = None
+) -> Readiness:
+    """`missed` lists missed scheduled runs per stratum; they fail completeness."""
+    missed = missed or {}
     agents = sorted({r.agent for r in results})
     pairs_by_agent = {
         a: sum(1 for r in results if r.agent == a and r.state is PairState.PAIRED) for a in agents
@@ -216,7 +228,7 @@ def judge_readiness(results: Sequence[PairResult], t: Thresholds) -> Readiness:
     strata = []
     for agent in agents:
         mine = [r for r in results if r.agent == agent]
-        crit = criteria_for(mine, t)
+        crit = criteria_for(mine, t, missed.get(agent, ()))
         enough = pairs_by_agent[agent] >= t.min_pairs_per_agent
         crit.append(
             Criterion(
@@ -230,7 +242,7 @@ def judge_readiness(results: Sequence[PairResult], t: Thresholds) -> Readiness:
             )
         )
         strata.append(Stratum(agent, _verdict(crit), pairs_by_agent[agent], tuple(crit)))
-    criteria = criteria_for(results, t)
+    criteria = criteria_for(results, t, [m for ms in missed.values() for m in ms])
     criteria.append(evidence_criterion(results, t, pairs_by_agent))
     verdict = _verdict([*criteria, *(c for s in strata for c in s.criteria)])
     reasons, needs = explain(criteria, strata, t)

@@ -81,6 +81,19 @@ class DirectorySource:
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes:
         return await asyncio.to_thread(self._read, key)
 
+    def _head(self, key: str) -> ListedObject | None:
+        path = self.root / key
+        if not path.resolve().is_relative_to(self.root.resolve()) or path.is_symlink():
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return ListedObject(key, f"{st.st_size}-{st.st_mtime_ns}", st.st_size, st.st_mtime)
+
+    async def head(self, key: str) -> ListedObject | None:
+        return await asyncio.to_thread(self._head, key)
+
     async def versioned(self) -> bool:
         return False
 

@@ -1,0 +1,237 @@
+"""HTTP API: report, runs, readiness gate, health, metrics, and MinIO notification hints.
+
+Everything is served from the engine's last in-memory judgement; no request reads the bucket
+or the ledger. An optional API token protects everything except /healthz, /readyz, /metrics
+and the webhook (which has its own token); a wrong token gets a bare 401.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from typing import Annotated, Any
+from urllib.parse import unquote_plus
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from shadow.findings import Finding
+from shadow.judge import first_divergence
+from shadow.normalized import NormalizedRun
+from shadow.report import Report
+from shadow.service import Service
+
+
+def _token_ok(expected: str | None, authorization: str | None) -> bool:
+    if expected is None:
+        return True
+    if not authorization or not authorization.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(authorization[len("Bearer ") :].encode(), expected.encode())
+
+
+def _service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = _service(request).settings.api_token
+    if not _token_ok(token.get_secret_value() if token else None, authorization):
+        raise HTTPException(status_code=401)
+
+
+class RunView(BaseModel):
+    run_id: str
+    agent_slug: str
+    state: str
+    outcome: str
+    primary: dict[str, Any] | None
+    candidate: dict[str, Any] | None
+    findings: list[Finding]
+    first_divergence: Finding | None
+
+
+class ReadinessView(BaseModel):
+    verdict: str
+    ready: bool
+    reasons: list[str]
+    needs: list[str]
+    since: str | None
+    generated_at: str
+
+
+class MinioRecordObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    key: str
+
+
+class MinioRecordS3(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    object: MinioRecordObject
+
+
+class MinioRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    s3: MinioRecordS3
+
+
+class MinioEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    EventName: str | None = None
+    Key: str | None = None
+    Records: list[MinioRecord] = Field(default_factory=list)
+
+
+def _report(svc: Service) -> Report:
+    report = svc.engine.last_report
+    if report is None:
+        raise HTTPException(
+            status_code=503, detail="no judgement yet: the first scan has not finished"
+        )
+    return report
+
+
+def _run_dict(run: NormalizedRun | None) -> dict[str, Any] | None:
+    return dataclasses.asdict(run) if run is not None else None
+
+
+guarded = APIRouter(dependencies=[Depends(require_token)])
+open_routes = APIRouter()
+
+
+@guarded.get("/report", response_model=Report)
+def get_report(
+    request: Request,
+    agent: str | None = None,
+    outcome: str | None = None,
+    state: str | None = None,
+    dimension: str | None = None,
+    limit: Annotated[int, Query(ge=0, le=10000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Report:
+    """The parity report (report.md); filters and paging apply to `runs` only."""
+    report = _report(_service(request))
+    runs = [
+        r
+        for r in report.runs
+        if (agent is None or r.agent_slug == agent)
+        and (outcome is None or r.outcome.value == outcome)
+        and (state is None or r.state.value == state)
+        and (dimension is None or any(f.dimension.value == dimension for f in r.findings))
+    ]
+    return report.model_copy(
+        update={"runs": runs[offset : offset + limit], "runs_total": len(runs)}
+    )
+
+
+@guarded.get("/runs/{run_id}", response_model=RunView)
+def get_run(request: Request, run_id: str) -> RunView:
+    """One pairing key: both runs normalized, its findings and the first divergence."""
+    svc = _service(request)
+    j = svc.engine.last_judgement
+    if j is None:
+        raise HTTPException(status_code=503, detail="no judgement yet")
+    key = run_id.removesuffix(svc.settings.suffix) if run_id not in j.pairs else run_id
+    pair = j.pairs.get(key)
+    result = next((r for r in j.results if r.key == key), None)
+    if pair is None or result is None:
+        raise HTTPException(status_code=404, detail="no such run in the current judgement")
+    return RunView(
+        run_id=key,
+        agent_slug=result.agent,
+        state=result.state.value,
+        outcome=result.outcome.value,
+        primary=_run_dict(pair.primary),
+        candidate=_run_dict(pair.candidate),
+        findings=list(result.findings),
+        first_divergence=first_divergence(result.findings),
+    )
+
+
+@guarded.get("/readiness", response_model=ReadinessView, responses={412: {"model": ReadinessView}})
+def get_readiness(request: Request) -> JSONResponse:
+    """200 when READY, 412 otherwise: an Argo Rollouts web metric or a Flagger gate."""
+    report = _report(_service(request))
+    r = report.readiness
+    view = ReadinessView(
+        verdict=r.verdict.value,
+        ready=r.verdict.value == "READY",
+        reasons=r.reasons,
+        needs=r.needs,
+        since=r.since.isoformat() if r.since else None,
+        generated_at=report.generated_at.isoformat(),
+    )
+    return JSONResponse(view.model_dump(), status_code=200 if view.ready else 412)
+
+
+@open_routes.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@open_routes.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready while the last good scan is younger than three scan intervals."""
+    svc = _service(request)
+    body = {
+        "ready": svc.ready(),
+        "last_good_scan": svc.health.last_good_scan,
+        "last_error": svc.health.last_error,
+    }
+    return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+
+@open_routes.get("/metrics")
+def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(_service(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
+
+
+@open_routes.head("/events/minio")
+def events_probe() -> Response:
+    """MinIO probes the target with HEAD before sending."""
+    return Response(status_code=200)
+
+
+@open_routes.post("/events/minio", status_code=202)
+async def events_minio(
+    request: Request, event: MinioEvent, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, int]:
+    """Queue the notified keys for a targeted fetch and answer at once; the listing reconciles."""
+    svc = _service(request)
+    token = svc.settings.webhook_token
+    if not _token_ok(token.get_secret_value() if token else None, authorization):
+        raise HTTPException(status_code=401)
+    keys = sorted({unquote_plus(rec.s3.object.key) for rec in event.Records})
+    if keys:
+        svc.metrics.events.labels(source="minio").inc(len(keys))
+        request.app.state.spawn(svc.hinted(keys))
+    return {"queued": len(keys)}
+
+
+def create_app(service: Service, lifespan: Any = None) -> FastAPI:
+    app = FastAPI(
+        title="shadow",
+        version="1",
+        lifespan=lifespan,
+        description="Dual-run shadow comparison: parity report and cutover readiness.",
+    )
+    app.state.service = service
+    tasks: set[Any] = set()
+
+    def spawn(coro: Any) -> None:
+        import asyncio
+
+        task = asyncio.ensure_future(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    app.state.spawn = spawn
+    app.include_router(guarded)
+    app.include_router(open_routes)
+    return app

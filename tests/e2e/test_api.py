@@ -1,0 +1,113 @@
+"""The HTTP API through the real app (httpx over ASGI), on a scanned demo bucket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from shadow.api import create_app
+from shadow.config import load_settings
+from shadow.daemon import build_service
+from shadow.demo import write_demo
+from shadow.service import Service
+from tests.e2e.conftest import NOW
+
+TOKEN = "s3cr3t-api-token"
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    corpus = write_demo(tmp_path / "bucket", now=NOW)
+    settings = load_settings(source=f"dir:{corpus.root}", db=tmp_path / "s.db", api_token=TOKEN,
+                             webhook_token="hook-token")
+    svc = build_service(settings, CollectorRegistry())
+    await svc.cycle(NOW.timestamp())
+    yield svc
+    await svc.close()
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(service)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shadow") as c:
+        yield c
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def test_report_needs_the_token_and_says_nothing_without_it(client: httpx.AsyncClient) -> None:
+    """A missing or wrong token gets a bare 401; the right one gets the report."""
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        r = await client.get("/report", headers=headers)
+        assert 401 == r.status_code
+        assert TOKEN not in r.text
+    r = await client.get("/report", headers=AUTH)
+    assert 200 == r.status_code
+    assert 1 == r.json()["schema_version"]
+
+
+async def test_report_filters_and_pages_runs(client: httpx.AsyncClient) -> None:
+    """Filters on outcome and dimension narrow `runs`; limit and offset page through them."""
+    full = (await client.get("/report", headers=AUTH)).json()
+    mism = (await client.get("/report", params={"outcome": "mismatch"}, headers=AUTH)).json()
+    assert mism["runs"] and all(r["outcome"] == "mismatch" for r in mism["runs"])
+    assert full["totals"] == mism["totals"]
+    steps = (await client.get("/report", params={"dimension": "steps"}, headers=AUTH)).json()
+    assert all(any(f["dimension"] == "steps" for f in r["findings"]) for r in steps["runs"])
+    page = (await client.get("/report", params={"limit": 5, "offset": 5}, headers=AUTH)).json()
+    assert [r["run_id"] for r in full["runs"][5:10]] == [r["run_id"] for r in page["runs"]]
+    assert full["runs_total"] == page["runs_total"]
+
+
+async def test_readiness_is_412_until_ready(client: httpx.AsyncClient) -> None:
+    """The gate answers 412 with the verdict and reasons when not READY."""
+    r = await client.get("/readiness", headers=AUTH)
+    assert 412 == r.status_code
+    body = r.json()
+    assert ("NOT_READY", False) == (body["verdict"], body["ready"])
+    assert body["reasons"]
+
+
+async def test_run_view_shows_both_sides_and_the_first_divergence(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    """GET /runs/{id} answers for the primary id and the dry-run id alike."""
+    j = service.engine.last_judgement
+    assert j is not None
+    key = next(r.key for r in j.results if any(f.kind.value == "step_missing" for f in r.findings))
+    for rid in (key, key + "-dryrun"):
+        body = (await client.get(f"/runs/{rid}", headers=AUTH)).json()
+        assert key == body["run_id"]
+        assert body["primary"]["steps"] and body["candidate"]["steps"]
+        assert "step_missing" == body["first_divergence"]["kind"]
+    assert 404 == (await client.get("/runs/nope", headers=AUTH)).status_code
+
+
+async def test_health_and_metrics_are_open(client: httpx.AsyncClient) -> None:
+    """/healthz, /readyz and /metrics need no token; metrics carry no run ids."""
+    assert 200 == (await client.get("/healthz")).status_code
+    r = await client.get("/readyz")
+    assert 200 == r.status_code and r.json()["ready"]
+    m = await client.get("/metrics")
+    assert 200 == m.status_code
+    assert "shadow_readiness_verdict" in m.text
+    assert "run_" not in m.text.replace("shadow_runs", "").replace("_runs_", "")
+
+
+async def test_minio_webhook_needs_its_token_and_queues_keys(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    """A MinIO event with the webhook token is accepted (202) and counted; without it, 401."""
+    event = {"EventName": "s3:ObjectCreated:Put", "Key": "runs/runs/x/status.json",
+             "Records": [{"s3": {"object": {"key": "runs%2Fx%2By%2Fstatus.json", "size": 3}}}]}
+    assert 401 == (await client.post("/events/minio", json=event)).status_code
+    r = await client.post("/events/minio", json=event, headers={"Authorization": "Bearer hook-token"})
+    assert 202 == r.status_code
+    assert {"queued": 1} == r.json()
+    assert 1.0 == service.metrics.registry.get_sample_value("shadow_events_received_total", {"source": "minio"})
+    assert 200 == (await client.head("/events/minio")).status_code
