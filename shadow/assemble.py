@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from shadow.evidence import HistoryMode, RunEvidence, StepEvidence
 from shadow.layout import KeyLayout, ObjectKey, ObjectKind, parse_step_file
+from shadow.profiles import GARDEN, Profile, translate
 from shadow.records import (
     ManifestRecord,
     Rejected,
@@ -57,6 +58,7 @@ def assemble(
     bodies: Mapping[str, bytes],
     history: tuple[str, list[str]] | None,
     max_bytes: int,
+    profile: Profile = GARDEN,
 ) -> RunEvidence:
     first = run.keys[0]
     status: StatusRecord | None = None
@@ -76,20 +78,20 @@ def assemble(
             rejected.append(doc)
             continue
         if key.kind is ObjectKind.STATUS:
-            rec_s = validate(key.key, doc, StatusRecord)
+            rec_s = validate(key.key, translate(doc, "status", profile), StatusRecord)
             status, status_key = (
                 (None, key.key) if isinstance(rec_s, Rejected) else (rec_s, key.key)
             )
             if isinstance(rec_s, Rejected):
                 rejected.append(rec_s)
         elif key.kind is ObjectKind.MANIFEST:
-            rec_m = validate(key.key, doc, ManifestRecord)
+            rec_m = validate(key.key, translate(doc, "manifest", profile), ManifestRecord)
             if isinstance(rec_m, Rejected):
                 rejected.append(rec_m)
             else:
                 manifest = rec_m
         else:
-            step = _step(key, doc)
+            step = _step(key, translate(doc, "step", profile))
             if isinstance(step, Rejected):
                 rejected.append(step)
             else:

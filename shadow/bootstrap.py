@@ -11,12 +11,12 @@ from shadow.config import Settings
 from shadow.engine import Engine, EngineOptions
 from shadow.errors import ConfigError
 from shadow.judge import JudgeOptions
-from shadow.layout import KeyLayout
+from shadow.layout import KeyLayout, Side
 from shadow.normalize import NormalizeOptions
 from shadow.pairing import PairingOptions
 from shadow.schedules import Schedule
 from shadow.store import Ledger
-from shadow.verdict import Thresholds
+from shadow.verdict import LatencySLO, Thresholds
 from shadow.waivers import load_waivers
 
 
@@ -31,13 +31,19 @@ def engine_options(settings: Settings) -> EngineOptions:
     excluded = frozenset(settings.excluded_steps)
     return EngineOptions(
         layout=KeyLayout(settings.layout, _prefix(settings), settings.suffix),
-        normalize=NormalizeOptions(settings.suffix, excluded, frozenset(settings.vendor_fields)),
+        normalize=NormalizeOptions(settings.suffix, excluded, _vendor_fields(settings)),
         judge=JudgeOptions(
             pairing=PairingOptions(settings.grace_seconds, settings.run_timeout_seconds),
             compare=CompareOptions(
                 excluded, settings.thresholds.timing_ratio, settings.timing_slack_ms
             ),
-            thresholds=Thresholds(**settings.thresholds.model_dump()),
+            thresholds=Thresholds(
+                **settings.thresholds.model_dump(),
+                slos=tuple(
+                    (name, LatencySLO(s.p50_ms, s.p95_ms))
+                    for name, s in sorted(settings.slos.items())
+                ),
+            ),
             schedules=tuple(
                 Schedule(s.stratum, s.cron, s.tolerance_seconds, s.trigger)
                 for s in settings.schedules
@@ -47,8 +53,22 @@ def engine_options(settings: Settings) -> EngineOptions:
         config_hash=settings.judgement_fingerprint(waivers_text),
         max_object_bytes=settings.max_object_bytes,
         concurrency=settings.s3.concurrency,
+        pair_by=settings.pair_by,
+        stratum_noun=settings.stratum_noun,
+        profiles={
+            Side.PRIMARY: settings.profile(settings.primary_profile),
+            Side.CANDIDATE: settings.profile(settings.candidate_profile),
+        },
         use_versions=False,
     )
+
+
+def _vendor_fields(settings: Settings) -> frozenset[str]:
+    """Configured vendor fields plus those the two sides' profiles declare."""
+    names = set(settings.vendor_fields)
+    for name in (settings.primary_profile, settings.candidate_profile):
+        names |= set(settings.profile(name).vendor_fields)
+    return frozenset(names)
 
 
 def _prefix(settings: Settings) -> str:

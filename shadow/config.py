@@ -14,7 +14,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +31,8 @@ from pydantic_settings import (
 
 from shadow.errors import ConfigError
 from shadow.layout import Layout
+from shadow.pairing import PairBy
+from shadow.profiles import SHIPPED, Profile
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
 
@@ -42,6 +51,13 @@ class ThresholdSettings(BaseModel):
     min_pairs: int = Field(200, ge=0)
     min_pairs_per_agent: int = Field(20, ge=0)
     min_days: float = Field(14.0, ge=0)
+
+
+class SLOSettings(BaseModel):
+    """Absolute latency objectives for one stratum (milliseconds), beside the relative rule."""
+
+    p50_ms: float | None = Field(None, gt=0)
+    p95_ms: float | None = Field(None, gt=0)
 
 
 class S3Settings(BaseModel):
@@ -100,6 +116,12 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     webhook_token: SecretStr | None = None
     schedules: list[ScheduleSettings] = Field(default_factory=list)
+    slos: dict[str, SLOSettings] = Field(default_factory=dict)
+    pair_by: PairBy = PairBy.RUN_ID
+    stratum_noun: str = "agents"  # what a stratum is called in summaries: agents, job types
+    primary_profile: str = "garden"
+    candidate_profile: str = "garden"
+    profiles: dict[str, Profile] = Field(default_factory=dict)
     schedule_alert_window_seconds: float = Field(86400.0, gt=0)
     agent_label_allowlist: list[str] = Field(default_factory=list)
     agent_label_top_k: int = Field(10, ge=0)
@@ -126,6 +148,21 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    @model_validator(mode="after")
+    def _profiles_known(self) -> Settings:
+        known = set(SHIPPED) | set(self.profiles)
+        for setting in ("primary_profile", "candidate_profile"):
+            name = getattr(self, setting)
+            if name not in known:
+                raise ValueError(
+                    f"{setting} {name!r} is not a shipped profile ({', '.join(sorted(SHIPPED))}) "
+                    "nor defined under [profiles.<name>] in the config file"
+                )
+        return self
+
+    def profile(self, name: str) -> Profile:
+        return self.profiles.get(name) or SHIPPED[name]
+
     def judgement_fingerprint(self, waivers_text: str = "") -> str:
         """Hash of everything that changes a judgement: stored with each verdict."""
         relevant = self.model_dump(
@@ -141,6 +178,12 @@ class Settings(BaseSettings):
                 "vendor_fields",
                 "timing_slack_ms",
                 "thresholds",
+                "schedules",
+                "slos",
+                "pair_by",
+                "primary_profile",
+                "candidate_profile",
+                "profiles",
             },
         )
         blob = json.dumps(relevant, sort_keys=True) + "\n" + waivers_text

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from shadow.assemble import RunObjects, assemble, group_objects, needs_body
 from shadow.collectors import ListedObject, Source
 from shadow.errors import SourceError
-from shadow.judge import Judgement, JudgeOptions, RunSides, judge
+from shadow.judge import Judgement, JudgeOptions, judge
 from shadow.layout import KeyLayout, ObjectKind, Side
 from shadow.normalize import NormalizeOptions, normalize
 from shadow.normalized import NormalizedRun
+from shadow.pairing import Grouped, PairBy, group_runs
+from shadow.profiles import GARDEN, Profile, translate
 from shadow.records import Rejected
 from shadow.report import Report, build_report
 from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
@@ -44,6 +46,9 @@ class EngineOptions:
     max_object_bytes: int = 1024 * 1024
     concurrency: int = 16
     use_versions: bool = False
+    pair_by: PairBy = PairBy.RUN_ID
+    stratum_noun: str = "agents"
+    profiles: dict[Side, Profile] = field(default_factory=lambda: {s: GARDEN for s in Side})
 
 
 @dataclass(slots=True)
@@ -130,7 +135,8 @@ class Engine:
                     return None
             stats.fetched += 1
             if parsed.kind is ObjectKind.STATUS:
-                await self._observe(parsed.run_dir, obj.key, body, now, stats)
+                profile = self.opts.profiles[parsed.side]
+                await self._observe(parsed.run_dir, obj.key, body, now, stats, profile)
             return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, body)
 
         results = await asyncio.gather(*(one(o) for o in changed))
@@ -141,11 +147,11 @@ class Engine:
             stats.ok = False
 
     async def _observe(
-        self, run_dir: str, key: str, body: bytes, now: float, stats: ScanStats
+        self, run_dir: str, key: str, body: bytes, now: float, stats: ScanStats, profile: Profile
     ) -> None:
         if self.opts.use_versions and self.source is not None:
             try:
-                states = await self._versioned_states(key, stats)
+                states = await self._versioned_states(key, stats, profile)
             except SourceError as exc:
                 stats.errors[exc.kind] += 1
                 stats.error_messages.append(str(exc))
@@ -153,11 +159,13 @@ class Engine:
             if states is not None:
                 self.ledger.replace_history(run_dir, states)
                 return
-        state = _state_of(body)
+        state = _state_of(body, profile)
         if state is not None:
             self.ledger.append_observation(run_dir, state, now)
 
-    async def _versioned_states(self, key: str, stats: ScanStats) -> list[tuple[str, float]] | None:
+    async def _versioned_states(
+        self, key: str, stats: ScanStats, profile: Profile
+    ) -> list[tuple[str, float]] | None:
         assert self.source is not None
         versions = await self.source.list_versions(key)
         if not versions:
@@ -166,20 +174,21 @@ class Engine:
         for v in sorted(versions, key=lambda v: v.last_modified):
             body = await self.source.fetch(key, version_id=v.version_id)
             stats.versions_fetched += 1
-            state = _state_of(body)
+            state = _state_of(body, profile)
             if state is not None:
                 out.append((state, v.last_modified))
         return out
 
     # judging -----------------------------------------------------------------------------
-    def normalized_runs(self) -> tuple[dict[str, RunSides], list[Rejected]]:
+    def normalized_runs(self) -> tuple[Grouped, list[Rejected]]:
         index = self.ledger.object_index()
         groups = group_objects(index, self.opts.layout)
         histories = self.ledger.histories()
         stale = [g for d, g in groups.items() if not self._fresh(d, g, histories)]
         bodies = self.ledger.bodies([k.key for g in stale for k in g.keys if needs_body(k.kind)])
         for g in stale:
-            ev = assemble(g, bodies, histories.get(g.run_dir), self.opts.max_object_bytes)
+            profile = self.opts.profiles[g.keys[0].side]
+            ev = assemble(g, bodies, histories.get(g.run_dir), self.opts.max_object_bytes, profile)
             hist_len = len(histories.get(g.run_dir, ("", []))[1])
             self._cache[g.run_dir] = (
                 g.signature,
@@ -189,16 +198,13 @@ class Engine:
             )
         for gone in set(self._cache) - set(groups):
             del self._cache[gone]
-        runs: dict[str, list[NormalizedRun | None]] = {}
         rejected: list[Rejected] = []
+        normalized: list[NormalizedRun] = []
         for d in sorted(groups):
             _, _, run, rej = self._cache[d]
             rejected.extend(rej)
-            sides = runs.setdefault(run.pairing_key, [None, None])
-            slot = 0 if run.side is Side.PRIMARY else 1
-            if sides[slot] is None:
-                sides[slot] = run
-        return {k: (v[0], v[1]) for k, v in runs.items()}, rejected
+            normalized.append(run)
+        return group_runs(normalized, self.opts.pair_by), rejected
 
     def _fresh(
         self, run_dir: str, g: RunObjects, histories: dict[str, tuple[str, list[str]]]
@@ -214,7 +220,7 @@ class Engine:
         held = frozenset(
             p.pairing_key for k in failed_keys if (p := self.opts.layout.parse(k)) is not None
         )
-        j = judge(runs, now, self.opts.judge, self.opts.waivers, held)
+        j = judge(runs.sides, now, self.opts.judge, self.opts.waivers, held, runs.duplicates)
         since = self._since(j.readiness.verdict.value)
         report = build_report(
             j,
@@ -223,6 +229,7 @@ class Engine:
             waivers=self.opts.waivers,
             config_hash=self.opts.config_hash,
             since=since,
+            stratum_noun=self.opts.stratum_noun,
         )
         return j, report
 
@@ -296,10 +303,13 @@ class Engine:
         return CycleSummary(started, time.time(), stats, report, j)
 
 
-def _state_of(body: bytes) -> str | None:
+def _state_of(body: bytes, profile: Profile) -> str | None:
+    """The canonical state a status.json body records, for the transition history."""
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    state = doc.get("status") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    state = translate(doc, "status", profile).get("status")
     return state if isinstance(state, str) and state in RunState._value2member_map_ else None

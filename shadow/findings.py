@@ -57,6 +57,7 @@ class Kind(StrEnum):
     ORPHAN_RUN = "orphan_run"
     STUCK_RUN = "stuck_run"
     MISSED_SCHEDULE = "missed_schedule"
+    DUPLICATE_RUN = "duplicate_run"
     # concurrency
     OVERLAP = "overlap"
     QUEUE_BYPASSED = "queue_bypassed"

@@ -91,9 +91,13 @@ def judge(
     opts: JudgeOptions,
     waivers: tuple[Waiver, ...] = (),
     held: frozenset[str] = frozenset(),
+    duplicates: Mapping[str, list[Finding]] | None = None,
 ) -> Judgement:
+    """Judge every pairing key; `duplicates` are findings for runs beyond the first per side."""
     pairs = pair_runs(dict(runs), now, opts.pairing, held)
-    extra: list[dict[str, list[Finding]]] = [w(pairs, now) for w in WINDOW]
+    extra: list[Mapping[str, list[Finding]]] = [w(pairs, now) for w in WINDOW]
+    if duplicates:
+        extra.append(duplicates)
     unknown, unknown_counts = unknown_field_findings(pairs)
     extra.append(unknown)
     ws = WaiverSet(waivers, datetime.fromtimestamp(now, UTC).date())
@@ -168,6 +172,7 @@ def _result(pair: Pair, findings: tuple[Finding, ...]) -> PairResult:
         start=pair.start,
         duration_ratio=r,
         has_retries=bool((p and p.retries) or (c and c.retries)),
+        candidate_ms=c.e2e_ms if c is not None else None,
     )
 
 

@@ -158,6 +158,8 @@ def identity(d: _Draft) -> None:
     if trigger is None and d.ev.manifest is not None:
         trigger = d.ev.manifest.trigger
     d.values["trigger"] = trigger
+    key = d.status.idempotency_key if d.status else None
+    d.values["idempotency_key"] = str(key) if key is not None else None
     d.values["started_at"] = _ts(d.status.started_at) if d.status else None
     d.values["finished_at"] = _ts(d.status.finished_at) if d.status else None
 
@@ -303,4 +305,5 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
         queued_observed=v["queued_observed"],
         e2e_ms=v["e2e_ms"],
         input_findings=tuple(d.findings),
+        idempotency_key=v["idempotency_key"],
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from shadow.evidence import HistoryMode
 from shadow.findings import Finding
 from shadow.layout import Side
-from shadow.vocabulary import RunState, StepState
+from shadow.vocabulary import RunState, StepState, run_error_class
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,10 @@ class NormStep:
     error_code: str | None
     duration_ms: float | None
 
+    @property
+    def error_class(self) -> str | None:
+        return run_error_class(self.error_code)
+
 
 @dataclass(frozen=True, slots=True)
 class RetryInfo:
@@ -29,6 +33,10 @@ class RetryInfo:
     recovered: bool
     error_code: str | None
     attempts: int | None
+
+    @property
+    def error_class(self) -> str | None:
+        return run_error_class(self.error_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,7 @@ class NormalizedRun:
     queued_observed: bool
     e2e_ms: float | None  # end-to-end minus excluded (mocked) steps
     input_findings: tuple[Finding, ...]
+    idempotency_key: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -67,8 +76,8 @@ class NormalizedRun:
             self.state,
             self.error_class,
             self.history,
-            tuple((s.name, s.state, s.error_code) for s in self.steps),
-            tuple((r.step, r.recovered, r.error_code) for r in self.retries),
+            tuple((s.name, s.state, s.error_class) for s in self.steps),
+            tuple((r.step, r.recovered, r.error_class, r.attempts) for r in self.retries),
         )
 
     def step_duration(self, name: str) -> float | None:

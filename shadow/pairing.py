@@ -11,9 +11,12 @@ Rules (spec sections 2 and 7, report.md `state`):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shadow.findings import Dimension, Finding, Kind, Severity
+from shadow.layout import Side
 from shadow.normalized import NormalizedRun
 
 
@@ -100,3 +103,60 @@ def pair_runs(
         Pair(key, p, c, PairState.PENDING if key in held else classify(p, c, now, opts))
         for key, (p, c) in sorted(runs.items())
     ]
+
+
+class PairBy(StrEnum):
+    RUN_ID = "run_id"  # the run directory's id, suffix removed (spec section 2)
+    IDEMPOTENCY_KEY = "idempotency_key"  # a record field, e.g. a chat update id or message id
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]]
+    duplicates: dict[str, list[Finding]]
+
+
+def pairing_key_of(run: NormalizedRun, by: PairBy) -> str:
+    if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
+        return run.idempotency_key
+    return run.pairing_key
+
+
+def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Grouped:
+    """One run per side and key; extra runs are duplicates, reported and never paired.
+
+    The earliest run (by start, then directory) is the one judged, so a replayed message
+    does not change which twin is compared, and duplicates never inflate pair counts.
+    """
+    buckets: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
+    for run in runs:
+        lists = buckets.setdefault(pairing_key_of(run, by), ([], []))
+        lists[0 if run.side is Side.PRIMARY else 1].append(run)
+    sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
+    dupes: dict[str, list[Finding]] = {}
+    for key, (prim, cand) in buckets.items():
+        prim.sort(key=_order)
+        cand.sort(key=_order)
+        sides[key] = (prim[0] if prim else None, cand[0] if cand else None)
+        for extra in (*prim[1:], *cand[1:]):
+            dupes.setdefault(key, []).append(_duplicate(key, extra, prim[:1] + cand[:1]))
+    return Grouped(sides, dupes)
+
+
+def _order(run: NormalizedRun) -> tuple[float, str]:
+    return (_began(run), run.run_dir)
+
+
+def _duplicate(key: str, extra: NormalizedRun, kept: list[NormalizedRun]) -> Finding:
+    first = next((r for r in kept if r.side is extra.side), None)
+    return Finding(
+        dimension=Dimension.COMPLETENESS,
+        kind=Kind.DUPLICATE_RUN,
+        severity=Severity.ERROR,
+        path=extra.side.value,
+        subject=extra.side.value,
+        primary=extra.run_dir if extra.side is Side.PRIMARY else None,
+        candidate=extra.run_dir if extra.side is Side.CANDIDATE else None,
+        message=f"{key} ran more than once on the {extra.side.value} side ({extra.run_dir} "
+        f"besides {first.run_dir if first else '?'}): idempotency is broken",
+    )

@@ -82,6 +82,7 @@ class StatusRecord(_Record):
     proposals_created: list[StrictStr] = Field(default_factory=list)
     error: StrictStr | None = None
     queue_position: StrictInt | None = None
+    idempotency_key: StrictStr | StrictInt | None = None
 
     _utc_times = field_validator("started_at", "finished_at")(_utc)
 

@@ -33,7 +33,7 @@ def render_report(report: Report, *, max_runs: int = 25) -> str:
         lines += ["", "why not ready:"] + [f"  - {x}" for x in r.reasons]
     if r.needs:
         lines += ["", "missing evidence:"] + [f"  - {x}" for x in r.needs]
-    lines += ["", f"{'agent':<24}{'verdict':<20}{'pairs':>6}  failing"]
+    lines += ["", r.summary, f"{'stratum':<24}{'verdict':<20}{'pairs':>6}  failing"]
     lines += [
         f"{s.agent_slug:<24}{s.verdict.value:<20}{s.pairs:>6}  {', '.join(s.failing) or '-'}"
         for s in r.strata

@@ -51,6 +51,7 @@ class ReadinessOut(BaseModel):
     strata: list[StratumOut]
     since: datetime | None = None
     evidence_mode: dict[str, int] = Field(default_factory=dict)
+    summary: str = ""
 
 
 class Totals(BaseModel):
@@ -140,7 +141,9 @@ def criterion_out(c: Criterion) -> CriterionOut:
     )
 
 
-def readiness_out(r: Readiness, since: datetime | None, modes: dict[str, int]) -> ReadinessOut:
+def readiness_out(
+    r: Readiness, since: datetime | None, modes: dict[str, int], noun: str = "agents"
+) -> ReadinessOut:
     strata = [
         StratumOut(
             agent_slug=s.agent,
@@ -159,7 +162,21 @@ def readiness_out(r: Readiness, since: datetime | None, modes: dict[str, int]) -
         strata=strata,
         since=since,
         evidence_mode=modes,
+        summary=strata_summary(strata, noun),
     )
+
+
+def strata_summary(strata: Sequence[StratumOut], noun: str) -> str:
+    """E.g. "ready: 6 of 8 job types; blocked: 1 failing (meter-org: timing), 1 insufficient evidence"."""
+    ready = sum(1 for s in strata if s.verdict is Verdict.READY)
+    failing = [s for s in strata if s.verdict is Verdict.NOT_READY]
+    short = [s for s in strata if s.verdict is Verdict.INSUFFICIENT_DATA]
+    text = f"ready: {ready} of {len(strata)} {noun}"
+    if failing or short:
+        which = ", ".join(f"{s.agent_slug}: {'+'.join(s.failing)}" for s in failing)
+        text += f"; blocked: {len(failing)} failing" + (f" ({which})" if which else "")
+        text += f", {len(short)} insufficient evidence"
+    return text
 
 
 def totals_of(results: Sequence[PairResult], rejected: int) -> Totals:
@@ -224,6 +241,7 @@ def build_report(
     waivers: Sequence[Waiver] = (),
     config_hash: str = "",
     since: datetime | None = None,
+    stratum_noun: str = "agents",
 ) -> Report:
     at = datetime.fromtimestamp(now, UTC)
     modes: dict[str, int] = defaultdict(int)
@@ -231,7 +249,7 @@ def build_report(
         for run in (pair.primary, pair.candidate):
             if run is not None:
                 modes[run.history_mode.value] += 1
-    readiness = readiness_out(j.readiness, since, dict(modes))
+    readiness = readiness_out(j.readiness, since, dict(modes), stratum_noun)
     expired = [w for w in waivers if not w.active_on(at.date()) and j.waiver_would_cover.get(w.id)]
     for w in expired:
         readiness.reasons.append(

@@ -26,6 +26,7 @@ class PairResult:
     start: float | None  # the primary's start (epoch s), for the evidence window
     duration_ratio: float | None  # candidate / primary end to end, mocked steps excluded
     has_retries: bool
+    candidate_ms: float | None = None  # the dry run's end-to-end time, for latency SLOs
 
     def blocking_in(self, dimension: Dimension) -> bool:
         return any(f.blocking and f.dimension is dimension for f in self.findings)

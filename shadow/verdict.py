@@ -20,7 +20,7 @@ from enum import StrEnum
 from shadow.findings import Dimension
 from shadow.pairing import PairState
 from shadow.results import PairResult
-from shadow.stats import ratio_summary
+from shadow.stats import quantile, ratio_summary
 
 
 class Verdict(StrEnum):
@@ -50,6 +50,10 @@ class Thresholds:
     min_pairs: int = 200
     min_pairs_per_agent: int = 20
     min_days: float = 14.0
+    slos: tuple[tuple[str, LatencySLO], ...] = ()
+
+    def slo_for(self, stratum: str) -> LatencySLO | None:
+        return next((s for name, s in self.slos if name == stratum), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,57 @@ def count_criterion(
     )
 
 
-def timing_criterion(results: Sequence[PairResult], t: Thresholds) -> Criterion:
+@dataclass(frozen=True, slots=True)
+class LatencySLO:
+    """Absolute latency objectives for one stratum, on the dry run's end-to-end time."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+
+
+def slo_breaches(
+    results: Sequence[PairResult], slo: LatencySLO | None
+) -> tuple[list[str], dict[str, float | None]]:
+    """Words for each breached objective, and the measured latency quantiles."""
+    times = sorted(
+        r.candidate_ms
+        for r in results
+        if r.state is PairState.PAIRED and r.candidate_ms is not None
+    )
+    if slo is None or not times:
+        return [], {}
+    p50, p95 = quantile(times, 0.5), quantile(times, 0.95)
+    words = []
+    if slo.p50_ms is not None and p50 > slo.p50_ms:
+        words.append(f"latency p50 {p50:.0f} ms > {slo.p50_ms:.0f} ms")
+    if slo.p95_ms is not None and p95 > slo.p95_ms:
+        words.append(f"latency p95 {p95:.0f} ms > {slo.p95_ms:.0f} ms")
+    return words, {"latency_p50_ms": p50, "latency_p95_ms": p95}
+
+
+def timing_criterion(
+    results: Sequence[PairResult], t: Thresholds, slo: LatencySLO | None = None
+) -> Criterion:
+    """Relative rule on duration ratios, plus the stratum's absolute latency SLO if it has one."""
+    crit = _ratio_criterion(results, t)
+    breaches, latency = slo_breaches(results, slo)
+    if crit.status is CriterionStatus.INSUFFICIENT or (not breaches and not latency):
+        return crit
+    status = CriterionStatus.FAIL if breaches else crit.status
+    detail = ", ".join([crit.detail, *breaches])
+    return Criterion(
+        crit.name,
+        status,
+        crit.measured,
+        crit.threshold,
+        crit.evidence,
+        crit.examples,
+        detail,
+        {**crit.extra, **latency},
+    )
+
+
+def _ratio_criterion(results: Sequence[PairResult], t: Thresholds) -> Criterion:
     rated = [r for r in results if r.state is PairState.PAIRED and r.duration_ratio is not None]
     ratios = [r.duration_ratio for r in rated if r.duration_ratio is not None]
     if len(ratios) < max(1, t.timing_min_pairs):
@@ -197,10 +251,13 @@ def evidence_criterion(
 
 
 def criteria_for(
-    results: Sequence[PairResult], t: Thresholds, missed: Sequence[str] = ()
+    results: Sequence[PairResult],
+    t: Thresholds,
+    missed: Sequence[str] = (),
+    slo: LatencySLO | None = None,
 ) -> list[Criterion]:
     out = [parity_criterion(d, results, t) for d in PARITY]
-    out.append(timing_criterion(results, t))
+    out.append(timing_criterion(results, t, slo))
     out.extend(
         count_criterion(d, results, t, missed if d is Dimension.COMPLETENESS else ())
         for d in COUNTED
@@ -228,7 +285,7 @@ def judge_readiness(
     strata = []
     for agent in agents:
         mine = [r for r in results if r.agent == agent]
-        crit = criteria_for(mine, t, missed.get(agent, ()))
+        crit = criteria_for(mine, t, missed.get(agent, ()), t.slo_for(agent))
         enough = pairs_by_agent[agent] >= t.min_pairs_per_agent
         crit.append(
             Criterion(
@@ -293,7 +350,10 @@ def _fail_words(c: Criterion, agent: str | None) -> str:
         ub = c.extra.get("p50_upper_bound")
         if p95 > c.threshold:
             return f"timing: p95 ratio {p95:.2f} > {c.threshold:.2f}{where}"
-        return f"timing: p50 ratio upper bound {ub or 0:.2f} > {c.threshold:.2f}{where}"
+        if ub is not None and ub > c.threshold:
+            return f"timing: p50 ratio upper bound {ub:.2f} > {c.threshold:.2f}{where}"
+        slo = [part for part in c.detail.split(", ") if part.startswith("latency")]
+        return f"timing: {'; '.join(slo)}{where}"
     if c.name in {d.value for d in PARITY}:
         return f"{c.name}: parity {c.measured or 0:.4f} < {c.threshold:g} ({c.detail}){where}"
     return f"{c.name}: {c.detail} (allowed {c.threshold:g}){where}"

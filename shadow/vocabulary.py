@@ -4,7 +4,9 @@ Rules kept here (spec run-records.md sections 3, 5, 6 and 9):
 - A run moves forward along REQUESTED -> QUEUED -> RUNNING -> {COMPLETED, FAILED}; RUNNING may
   repeat (one rewrite per finished step); REQUESTED and QUEUED may fail before start.
 - Nothing leaves a terminal state, and nothing moves backwards.
-- INTERNAL_ERROR and AGENT_TIMEOUT are one code for "retries exhausted" at run level.
+- INTERNAL_ERROR and AGENT_TIMEOUT are one code for "retries exhausted": at run level (spec
+  section 9) and, by the same reasoning, for the failing step and a retry's last error, where
+  writers copy the run-level code.
 Supporting another orchestrator is new rows in these tables, not new branches in code.
 """
 
@@ -99,6 +101,7 @@ STATUS_FIELDS: Final = frozenset(
         "proposals_created",
         "error",
         "queue_position",
+        "idempotency_key",
         "_orchestrator_meta",
     }
 )
@@ -131,6 +134,7 @@ MANIFEST_FIELDS: Final = frozenset(
         "model_used",
         "tokens_used",
         "agent_version",
+        "idempotency_key",
         "_orchestrator_meta",
     }
 )
@@ -152,4 +156,5 @@ def run_error_class(code: str | None) -> str | None:
 
 
 def is_allowed(src: RunState, dst: RunState) -> bool:
+    """A rewrite in the same non-terminal state, or a listed move."""
     return (src == dst and src not in TERMINAL_STATES) or (src, dst) in ALLOWED_TRANSITIONS

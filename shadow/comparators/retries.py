@@ -70,7 +70,7 @@ def _same_retry(step: str, p: RetryInfo, c: RetryInfo) -> list[Finding]:
                 f"retries of {step} {_word(p)} in the primary but {_word(c)} in the dry run",
             )
         ]
-    if p.error_code != c.error_code:
+    if p.error_class != c.error_class:
         return [
             _f(
                 Kind.RETRY_ERROR_DIFFERS,

@@ -123,7 +123,7 @@ def _same_step(i: int, p: NormStep, c: NormStep) -> list[Finding]:
                 p.name,
             )
         ]
-    if p.state is StepState.FAILED and p.error_code != c.error_code:
+    if p.state is StepState.FAILED and p.error_class != c.error_class:
         return [
             _f(
                 Kind.STEP_ERROR_DIFFERS,
