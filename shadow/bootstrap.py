@@ -55,6 +55,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         concurrency=settings.s3.concurrency,
         pair_by=settings.pair_by,
         stratum_noun=settings.stratum_noun,
+        shard=settings.shard_pair,
         profiles={
             Side.PRIMARY: settings.profile(settings.primary_profile),
             Side.CANDIDATE: settings.profile(settings.candidate_profile),

@@ -41,6 +41,9 @@ def _common(p: argparse.ArgumentParser, *, source: bool = True) -> None:
     if source:
         p.add_argument("--source", help="dir:PATH or s3://BUCKET[/PREFIX]")
         p.add_argument("--layout", choices=["flat", "nested"], help="run directory layout")
+        p.add_argument(
+            "--shard", help="i/n: judge only the runs whose pairing key hashes to slice i of n"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--layout", choices=["flat", "nested"], default="flat")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--runs", type=int, default=260)
+    mrg = sub.add_parser("merge", help="merge the --json reports of disjoint shards and re-judge")
+    mrg.add_argument("reports", nargs="+", type=Path)
+    mrg.add_argument("--config", type=Path, help="TOML config file (thresholds)")
+    mrg.add_argument("--now", help="report time (default: the wall clock)")
+    mrg.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    mrg.add_argument("--waivers", type=Path, help=argparse.SUPPRESS)
     chk = sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     _common(chk)
     srv = sub.add_parser("serve", help="watch the source continuously and serve the API")
@@ -90,6 +99,7 @@ def _settings(args: argparse.Namespace) -> Any:
         "layout": getattr(args, "layout", None),
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
+        "shard": getattr(args, "shard", None),
     }
     import os
 
@@ -215,6 +225,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from shadow.bootstrap import engine_options
+    from shadow.report import Report, merge_reports
+
+    reports = []
+    for path in args.reports:
+        try:
+            reports.append(Report.model_validate_json(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise ShadowError(f"{path}: not a readable shadow report ({exc})") from None
+    now = parse_now(args.now)
+    at = now if now is not None else datetime.now(UTC).timestamp()
+    try:
+        merged = merge_reports(reports, engine_options(_settings(args)).judge.thresholds, at)
+    except ValueError as exc:
+        raise ShadowError(str(exc)) from None
+    print(merged.model_dump_json(indent=2))
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(json.dumps(settings.masked(), indent=2, default=str))
@@ -238,6 +268,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "rejudge": cmd_rejudge,
     "demo": cmd_demo,
     "check-config": cmd_check_config,
+    "merge": cmd_merge,
     "serve": cmd_serve,
 }
 

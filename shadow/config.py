@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     schedules: list[ScheduleSettings] = Field(default_factory=list)
     slos: dict[str, SLOSettings] = Field(default_factory=dict)
     pair_by: PairBy = PairBy.RUN_ID
+    shard: str | None = Field(None, pattern=r"^\d+/\d+$")  # "i/n": judge one slice of the runs
     stratum_noun: str = "agents"  # what a stratum is called in summaries: agents, job types
     primary_profile: str = "garden"
     candidate_profile: str = "garden"
@@ -158,6 +159,20 @@ class Settings(BaseSettings):
                     f"{setting} {name!r} is not a shipped profile ({', '.join(sorted(SHIPPED))}) "
                     "nor defined under [profiles.<name>] in the config file"
                 )
+        return self
+
+    @property
+    def shard_pair(self) -> tuple[int, int] | None:
+        if self.shard is None:
+            return None
+        index, count = (int(x) for x in self.shard.split("/"))
+        return index, count
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> Settings:
+        pair = self.shard_pair
+        if pair is not None and not (pair[1] >= 1 and 0 <= pair[0] < pair[1]):
+            raise ValueError(f"shard {self.shard!r} must be i/n with 0 <= i < n")
         return self
 
     def profile(self, name: str) -> Profile:

@@ -25,7 +25,7 @@ from shadow.judge import Judgement, JudgeOptions, judge
 from shadow.layout import KeyLayout, ObjectKind, Side
 from shadow.normalize import NormalizeOptions, normalize
 from shadow.normalized import NormalizedRun
-from shadow.pairing import Grouped, PairBy, group_runs
+from shadow.pairing import Grouped, PairBy, group_runs, shard_of
 from shadow.profiles import GARDEN, Profile, translate
 from shadow.records import Rejected
 from shadow.report import Report, build_report
@@ -48,6 +48,7 @@ class EngineOptions:
     use_versions: bool = False
     pair_by: PairBy = PairBy.RUN_ID
     stratum_noun: str = "agents"
+    shard: tuple[int, int] | None = None  # (index, count): this process judges one slice
     profiles: dict[Side, Profile] = field(default_factory=lambda: {s: GARDEN for s in Side})
 
 
@@ -102,12 +103,21 @@ class Engine:
             stats.errors[exc.kind] += 1
             stats.error_messages.append(str(exc))
             return stats
+        if self.opts.shard is not None:
+            listed = [o for o in listed if self._mine(o.key)]
         stats.listed = len(listed)
         known = self.ledger.known_etags()
         changed = [o for o in listed if known.get(o.key) != o.etag]
         stats.unchanged = stats.listed - len(changed)
         await self._ingest(changed, now, stats)
         return stats
+
+    def _mine(self, key: str) -> bool:
+        """Whether this shard owns the key's run (keys outside any run belong to shard 0)."""
+        assert self.opts.shard is not None
+        parsed = self.opts.layout.parse(key)
+        index, count = self.opts.shard
+        return index == (shard_of(parsed.pairing_key, count) if parsed else 0)
 
     async def _ingest(self, changed: list[ListedObject], now: float, stats: ScanStats) -> None:
         sem = asyncio.Semaphore(self.opts.concurrency)
@@ -190,12 +200,8 @@ class Engine:
             profile = self.opts.profiles[g.keys[0].side]
             ev = assemble(g, bodies, histories.get(g.run_dir), self.opts.max_object_bytes, profile)
             hist_len = len(histories.get(g.run_dir, ("", []))[1])
-            self._cache[g.run_dir] = (
-                g.signature,
-                hist_len,
-                normalize(ev, self.opts.normalize),
-                ev.rejected,
-            )
+            run = normalize(ev, self.opts.normalize)
+            self._cache[g.run_dir] = (g.signature, hist_len, run, ev.rejected + run.rejected)
         for gone in set(self._cache) - set(groups):
             del self._cache[gone]
         rejected: list[Rejected] = []

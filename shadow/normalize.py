@@ -38,6 +38,7 @@ class _Draft:
     opts: NormalizeOptions
     status: StatusRecord | None = None
     findings: list[Finding] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)  # objects rejected here, not by parsing
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -101,11 +102,9 @@ def check_run_id(d: _Draft) -> None:
         return
     key = ev.status_key or ev.run_dir + "status.json"
     detail = f"run_id {status.run_id!r} is not one of {sorted(allowed)}"
-    d.findings.append(
-        rejected_finding(
-            ev.side, Rejected(key=key, reason=RejectReason.RUN_ID_MISMATCH, detail=detail)
-        )
-    )
+    rejected = Rejected(key=key, reason=RejectReason.RUN_ID_MISMATCH, detail=detail)
+    d.rejected.append(rejected)
+    d.findings.append(rejected_finding(ev.side, rejected))
 
 
 def carry_rejections(d: _Draft) -> None:
@@ -306,4 +305,5 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
         e2e_ms=v["e2e_ms"],
         input_findings=tuple(d.findings),
         idempotency_key=v["idempotency_key"],
+        rejected=tuple(d.rejected),
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from shadow.evidence import HistoryMode
 from shadow.findings import Finding
 from shadow.layout import Side
+from shadow.records import Rejected
 from shadow.vocabulary import RunState, StepState, run_error_class
 
 
@@ -64,6 +65,7 @@ class NormalizedRun:
     e2e_ms: float | None  # end-to-end minus excluded (mocked) steps
     input_findings: tuple[Finding, ...]
     idempotency_key: str | None = None
+    rejected: tuple[Rejected, ...] = ()  # objects normalization rejected (a run id mismatch)
 
     @property
     def terminal(self) -> bool:

@@ -11,6 +11,7 @@ Rules (spec sections 2 and 7, report.md `state`):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -160,3 +161,9 @@ def _duplicate(key: str, extra: NormalizedRun, kept: list[NormalizedRun]) -> Fin
         message=f"{key} ran more than once on the {extra.side.value} side ({extra.run_dir} "
         f"besides {first.run_dir if first else '?'}): idempotency is broken",
     )
+
+
+def shard_of(pairing_key: str, count: int) -> int:
+    """A stable shard for a pairing key: both twins of a run land in the same shard."""
+    digest = hashlib.blake2b(pairing_key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count

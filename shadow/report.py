@@ -6,7 +6,7 @@ Fields may be added, never renamed or removed. Everything here is pure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ from shadow.judge import Judgement
 from shadow.pairing import PairState
 from shadow.records import Rejected
 from shadow.results import Outcome, PairResult
-from shadow.verdict import Criterion, Readiness, Verdict
+from shadow.verdict import Criterion, Readiness, Thresholds, Verdict, judge_readiness
 from shadow.waivers import Waiver
 
 SCHEMA_VERSION = 1
@@ -74,6 +74,23 @@ class RunOut(BaseModel):
     outcome: Outcome
     findings: list[Finding]
     duration_ratio: float | None = None
+    started_at: float | None = None  # epoch seconds of the primary's start
+    candidate_ms: float | None = None
+    has_retries: bool = False
+
+    def as_result(self) -> PairResult:
+        """Back to the judged unit, so reports from shards can be merged and re-judged."""
+        return PairResult(
+            key=self.run_id,
+            agent=self.agent_slug,
+            state=self.state,
+            outcome=self.outcome,
+            findings=tuple(self.findings),
+            start=self.started_at,
+            duration_ratio=self.duration_ratio,
+            has_retries=self.has_retries,
+            candidate_ms=self.candidate_ms,
+        )
 
 
 class RejectedOut(BaseModel):
@@ -264,6 +281,9 @@ def build_report(
             outcome=r.outcome,
             findings=list(r.findings),
             duration_ratio=r.duration_ratio,
+            started_at=r.start,
+            candidate_ms=r.candidate_ms,
+            has_retries=r.has_retries,
         )
         for r in j.results
     ]
@@ -297,3 +317,47 @@ def schedules_out(j: Judgement) -> list[ScheduleOut]:
         row.missed_primary += c.primary.value == "missed"
         row.missed_candidate += c.candidate.value == "missed"
     return list(out.values())
+
+
+def merge_reports(reports: Sequence[Report], thresholds: Thresholds, now: float) -> Report:
+    """One report from the reports of disjoint shards, re-judged as a whole.
+
+    Every criterion is recomputed from the merged runs (timing from their duration ratios), so
+    the merged verdict equals what one process judging everything would reach.
+    """
+    if not reports:
+        raise ValueError("nothing to merge")
+    runs = sorted((r for rep in reports for r in rep.runs), key=lambda r: r.run_id)
+    keys = [r.run_id for r in runs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("the reports overlap: merge reports of disjoint shards only")
+    results = [r.as_result() for r in runs]
+    missed_findings = [f for rep in reports for f in rep.missed_schedules]
+    missed: dict[str, list[str]] = {}
+    for f in missed_findings:
+        if f.blocking:
+            missed.setdefault(f.subject or "", []).append(f.path)
+    readiness = judge_readiness(results, thresholds, missed)
+    rejected = [x for rep in reports for x in rep.rejected]
+    out = readiness_out(readiness, None, _sum_maps(rep.readiness.evidence_mode for rep in reports))
+    return Report(
+        generated_at=datetime.fromtimestamp(now, UTC),
+        config_hash="+".join(sorted({rep.config_hash for rep in reports})),
+        readiness=out,
+        totals=totals_of(results, len(rejected)),
+        runs=runs,
+        rejected=rejected,
+        clusters=clusters_of(results),
+        waivers=reports[0].waivers,
+        unknown_fields=_sum_maps(rep.unknown_fields for rep in reports),
+        runs_total=len(runs),
+        missed_schedules=missed_findings,
+    )
+
+
+def _sum_maps(maps: Iterable[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for m in maps:
+        for k, v in m.items():
+            out[k] += v
+    return dict(sorted(out.items()))

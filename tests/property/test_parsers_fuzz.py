@@ -1,0 +1,86 @@
+"""Fuzzing every parser: whatever the bucket holds, parsing returns a record or a Rejected."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shadow.assemble import RunObjects, assemble, group_objects
+from shadow.layout import KeyLayout, Layout, parse_step_file
+from shadow.normalize import NormalizeOptions, normalize
+from shadow.profiles import SHIPPED, translate
+from shadow.records import (
+    ManifestRecord,
+    Rejected,
+    StatusRecord,
+    StepRecord,
+    load_object,
+    validate,
+)
+from shadow.store import StoredObject
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5),
+    max_leaves=30,
+)
+FIELDS = ["run_id", "agent_slug", "status", "trigger", "started_at", "finished_at", "current_step",
+          "steps_total", "steps_completed", "proposals_created", "error", "step_number", "step_name",
+          "duration_ms", "retries", "steps_count", "_orchestrator_meta", "runId", "startedAt"]
+PLAUSIBLE = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), JSON, max_size=12)
+KEY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000) | JSON.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_decode_to_an_object_or_a_rejection(body: bytes) -> None:
+    """Arbitrary bytes never raise: they decode to a dict or a Rejected with a reason."""
+    out = load_object("runs/x/status.json", body, 1024 * 1024)
+    assert isinstance(out, dict | Rejected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PLAUSIBLE, st.sampled_from([StatusRecord, StepRecord, ManifestRecord]))
+def test_any_object_validates_or_is_rejected(doc: dict, model: type) -> None:  # type: ignore[type-arg]
+    """Wrong types, odd keys and deep values give a record or a Rejected, never an exception."""
+    out = validate("runs/x/status.json", doc, model)
+    assert isinstance(out, model | Rejected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PLAUSIBLE, st.sampled_from(sorted(SHIPPED)), st.sampled_from(["status", "manifest", "step"]))
+def test_profiles_translate_any_document(doc: dict, profile: str, kind: str) -> None:  # type: ignore[type-arg]
+    """Translating any document through any shipped profile returns a dict."""
+    assert isinstance(translate(doc, kind, SHIPPED[profile]), dict)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(KEY_TEXT, KEY_TEXT, st.sampled_from(list(Layout)))
+def test_odd_keys_parse_or_are_ignored(run_id: str, rest: str, layout: Layout) -> None:
+    """Unicode, slashes and dots in run ids and file names never break key parsing."""
+    kl = KeyLayout(layout)
+    for key in (f"runs/{run_id}/{rest}", f"agents/{run_id}/runs/{run_id}-dryrun/{rest}", run_id):
+        parsed = kl.parse(key)
+        assert parsed is None or parsed.key == key
+    parse_step_file(f"steps/{rest}.json")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["status.json", "manifest.json", "steps/1.json",
+                                            "steps/2-x.json", "steps/zz.json", "output/proposal.md"]),
+                          st.binary(max_size=300) | PLAUSIBLE.map(lambda d: json.dumps(d).encode())),
+                min_size=1, max_size=6))
+def test_any_run_directory_normalizes(files: list[tuple[str, bytes]]) -> None:
+    """A run directory of arbitrary objects assembles and normalizes; every bad object is counted."""
+    unique = dict(files)
+    objs = [StoredObject(f"runs/r1-dryrun/{n}", "e", len(b), 0.0, 0.0, b) for n, b in unique.items()]
+    group: RunObjects = next(iter(group_objects(objs, KeyLayout(Layout.FLAT)).values()))
+    bodies = {o.key: o.body for o in objs if o.body is not None}
+    ev = assemble(group, bodies, None, 1024 * 1024)
+    run = normalize(ev, NormalizeOptions())
+    json_objects = [k for k in group.keys if not k.rest.startswith("output/")]
+    accepted = (ev.status is not None) + (ev.manifest is not None) + len(ev.steps)
+    assert len(json_objects) == accepted + len(ev.rejected)
+    assert "r1" == run.pairing_key
