@@ -66,7 +66,8 @@ class _Record(BaseModel):
 
     @property
     def unknown_fields(self) -> frozenset[str]:
-        return frozenset(self.model_extra or {})
+        """Extra top-level fields the contract does not name (known-but-ignored ones excluded)."""
+        return frozenset(self.model_extra or {}) - KNOWN_FIELDS[type(self)]
 
 
 class StatusRecord(_Record):

@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from shadow.demo import write_demo
 
@@ -27,11 +28,13 @@ def wait_for(url: str, timeout: float = 30.0) -> bytes:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return bytes(r.read())
-        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            r = httpx.get(url, timeout=2)
+            if r.status_code == 200:
+                return r.content
+            last = AssertionError(f"HTTP {r.status_code}")
+        except httpx.HTTPError as exc:
             last = exc
-            time.sleep(0.2)
+        time.sleep(0.2)
     raise AssertionError(f"{url} not ready after {timeout}s: {last}")
 
 

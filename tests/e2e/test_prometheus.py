@@ -6,9 +6,10 @@ import json
 import shutil
 import subprocess
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import httpx
 
 from shadow.demo import write_demo
 from tests.e2e.test_daemon import free_port, start_serve, wait_for
@@ -27,8 +28,7 @@ def slow_down_candidates(root: Path, seconds: float) -> None:
 
 
 def alerts(prom: str) -> dict[str, str]:
-    with urllib.request.urlopen(f"{prom}/api/v1/alerts", timeout=5) as r:
-        data = json.load(r)
+    data = httpx.get(f"{prom}/api/v1/alerts", timeout=5).json()
     return {a["labels"]["alertname"]: a["state"] for a in data["data"]["alerts"]}
 
 
@@ -65,8 +65,7 @@ def test_prometheus_scrapes_shadow_and_raises_the_expected_alerts(tmp_path: Path
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
-        with urllib.request.urlopen(f"{url}/api/v1/query?query=up%7Bjob%3D%22shadow%22%7D", timeout=5) as r:
-            up = json.load(r)["data"]["result"]
+        up = httpx.get(f"{url}/api/v1/query", params={"query": 'up{job="shadow"}'}, timeout=5).json()["data"]["result"]
         assert ["1"] == [v["value"][1] for v in up]
         assert seen.get("ShadowLostRuns") in ("pending", "firing"), seen
         assert seen.get("ShadowTimingRegression") in ("pending", "firing"), seen
@@ -76,4 +75,4 @@ def test_prometheus_scrapes_shadow_and_raises_the_expected_alerts(tmp_path: Path
         prom.terminate()
         shadow.terminate()
         prom.wait(timeout=30)
-        shadow.wait(timeout=30)
+        shadow.communicate(timeout=30)

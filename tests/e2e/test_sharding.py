@@ -40,6 +40,7 @@ def test_two_shards_are_disjoint_cover_everything_and_merge_to_the_whole(
     assert whole["readiness"]["verdict"] == merged["readiness"]["verdict"]
     assert whole["readiness"]["criteria"] == merged["readiness"]["criteria"]
     assert whole["runs"] == merged["runs"]
+    assert {} == whole["unknown_fields"]
 
 
 def test_overlapping_reports_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
