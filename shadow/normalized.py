@@ -6,7 +6,7 @@ and windows. Values are frozen and hashable so a canonical hash can short-circui
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shadow.evidence import HistoryMode
 from shadow.findings import Finding
@@ -65,25 +65,24 @@ class NormalizedRun:
     e2e_ms: float | None  # end-to-end minus excluded (mocked) steps
     input_findings: tuple[Finding, ...]
     idempotency_key: str | None = None
+    # Everything the status, steps and retries comparators look at, and nothing else.
+    comparable: tuple[object, ...] = field(default=(), compare=False, repr=False)
     rejected: tuple[Rejected, ...] = ()  # objects normalization rejected (a run id mismatch)
 
     @property
     def terminal(self) -> bool:
         return self.state in (RunState.COMPLETED, RunState.FAILED)
 
-    @property
-    def comparable(self) -> tuple[object, ...]:
-        """Everything the status, steps and retries comparators look at, and nothing else."""
-        return (
-            self.state,
-            self.error_class,
-            self.history,
-            tuple((s.name, s.state, s.error_class) for s in self.steps),
-            tuple((r.step, r.recovered, r.error_class, r.attempts) for r in self.retries),
-        )
+    def __post_init__(self) -> None:
+        # Computed once: the engine caches runs and compares each against its twin every cycle.
+        object.__setattr__(self, "comparable", comparable_of(self))
 
-    def step_duration(self, name: str) -> float | None:
-        for step in self.steps:
-            if step.name == name:
-                return step.duration_ms
-        return None
+
+def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
+    return (
+        run.state,
+        run.error_class,
+        run.history,
+        tuple((s.name, s.state, s.error_class) for s in run.steps),
+        tuple((r.step, r.recovered, r.error_class, r.attempts) for r in run.retries),
+    )
