@@ -181,7 +181,7 @@ class Engine:
         if not versions:
             return None
         out: list[tuple[str, float]] = []
-        for v in sorted(versions, key=lambda v: v.last_modified):
+        for v in versions:  # oldest first, as the source returns them
             body = await self.source.fetch(key, version_id=v.version_id)
             stats.versions_fetched += 1
             state = _state_of(body, profile)

@@ -1,0 +1,257 @@
+"""The S3 / MinIO source, on aiobotocore: list, head and get only.
+
+Invariants:
+- Read-only by construction: the class calls list_objects_v2, list_object_versions,
+  head_object, get_object and get_bucket_versioning, and has no method that writes.
+- The client is created lazily inside the running loop and closed by `close()`.
+- Credentials are read from SecretStr only when the client is created; they appear in no
+  message, repr or log line.
+- botocore and network errors become SourceError naming the bucket and key, with a kind from
+  a closed set: access_denied (not transient), not_found, throttled, server_error, timeout,
+  connection, other. Transient errors are retried by botocore's standard mode (exponential
+  backoff with jitter) before they reach shadow; access denied is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from shadow.collectors import ListedObject, ObjectVersion
+from shadow.config import Settings
+from shadow.errors import ConfigError, SourceError
+
+_DENIED = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "403",
+    "AllAccessDisabled",
+}
+_NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+_THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"}
+
+
+def classify(exc: BaseException) -> tuple[str, bool]:
+    """(kind, transient) for an error from botocore or the network."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _DENIED or status == 403:
+            return "access_denied", False
+        if code in _NOT_FOUND or status == 404:
+            return "not_found", False
+        if code in _THROTTLED:
+            return "throttled", True
+        if status >= 500:
+            return "server_error", True
+        return "other", False
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | asyncio.TimeoutError):
+        return "timeout", True
+    if isinstance(exc, EndpointConnectionError | aiohttp.ClientError | ConnectionError):
+        return "connection", True
+    return "other", True
+
+
+class S3Source:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        credentials: tuple[str, str, str | None] | None,
+        config: AioConfig,
+        versioned: str = "auto",
+        page_size: int = 1000,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.endpoint_url = endpoint_url
+        self.description = f"s3://{bucket}/{prefix}" + (
+            f" at {endpoint_url}" if endpoint_url else ""
+        )
+        self._region = region
+        self._credentials = credentials
+        self._config = config
+        self._versioned_setting = versioned
+        self._versioned: bool | None = None
+        self._page_size = page_size
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"S3Source({self.description!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Source:
+        rest = settings.source[len("s3://") :]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise ConfigError(
+                "setting source (SHADOW_SOURCE): s3:// needs a bucket, e.g. s3://runs-bucket/"
+            )
+        s3 = settings.s3
+        creds = None
+        if s3.access_key_id is not None and s3.secret_access_key is not None:
+            token = s3.session_token.get_secret_value() if s3.session_token else None
+            creds = (
+                s3.access_key_id.get_secret_value(),
+                s3.secret_access_key.get_secret_value(),
+                token,
+            )
+        config = AioConfig(
+            s3={"addressing_style": s3.addressing_style},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            connect_timeout=s3.connect_timeout_seconds,
+            read_timeout=s3.read_timeout_seconds,
+            retries={"max_attempts": s3.max_attempts, "mode": "standard"},
+            max_pool_connections=max(10, s3.concurrency),
+        )
+        return cls(
+            bucket,
+            prefix,
+            endpoint_url=s3.endpoint_url,
+            region=s3.region,
+            credentials=creds,
+            config=config,
+            versioned=s3.versioned,
+        )
+
+    async def _c(self) -> Any:
+        if self._client is None:
+            self._stack = contextlib.AsyncExitStack()
+            kwargs: dict[str, Any] = {}
+            if self._credentials is not None:
+                key, secret, token = self._credentials
+                kwargs = {"aws_access_key_id": key, "aws_secret_access_key": secret}
+                if token:
+                    kwargs["aws_session_token"] = token
+            self._client = await self._stack.enter_async_context(
+                get_session().create_client(
+                    "s3",
+                    endpoint_url=self.endpoint_url,
+                    region_name=self._region,
+                    config=self._config,
+                    **kwargs,
+                )
+            )
+        return self._client
+
+    def _error(self, exc: BaseException, action: str, key: str | None) -> SourceError:
+        kind, transient = classify(exc)
+        where = f"s3://{self.bucket}/{key}" if key else f"bucket {self.bucket!r}"
+        code = ""
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+        detail = code or type(exc).__name__
+        return SourceError(
+            f"{action} {where} failed: {kind} ({detail})", kind=kind, transient=transient
+        )
+
+    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
+        """Every object under the prefix, page by page (the prefix is relative to ours)."""
+        full = self.prefix + prefix if not prefix.startswith(self.prefix) else prefix
+        try:
+            client = await self._c()
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": self._page_size}
+            )
+            async for page in pages:
+                for item in page.get("Contents", []):
+                    yield ListedObject(
+                        key=item["Key"],
+                        etag=str(item.get("ETag", "")).strip('"'),
+                        size=int(item.get("Size", 0)),
+                        last_modified=item["LastModified"].timestamp(),
+                    )
+        except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError) as exc:
+            raise self._error(exc, "listing", full) from exc
+
+    async def head(self, key: str) -> ListedObject | None:
+        try:
+            client = await self._c()
+            resp = await client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if classify(exc)[0] == "not_found":
+                return None
+            raise self._error(exc, "head of", key) from exc
+        except (TimeoutError, BotoCoreError, aiohttp.ClientError, ConnectionError) as exc:
+            raise self._error(exc, "head of", key) from exc
+        return ListedObject(
+            key,
+            str(resp.get("ETag", "")).strip('"'),
+            int(resp.get("ContentLength", 0)),
+            resp["LastModified"].timestamp(),
+        )
+
+    async def fetch(self, key: str, *, version_id: str | None = None) -> bytes:
+        try:
+            client = await self._c()
+            extra = {"VersionId": version_id} if version_id else {}
+            resp = await client.get_object(Bucket=self.bucket, Key=key, **extra)
+            async with resp["Body"] as stream:
+                return bytes(await stream.read())
+        except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError) as exc:
+            raise self._error(exc, "get of", key) from exc
+
+    async def versioned(self) -> bool:
+        if self._versioned_setting != "auto":
+            return self._versioned_setting == "on"
+        if self._versioned is None:
+            try:
+                client = await self._c()
+                resp = await client.get_bucket_versioning(Bucket=self.bucket)
+            except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError) as exc:
+                raise self._error(exc, "versioning status of", None) from exc
+            self._versioned = resp.get("Status") == "Enabled"
+        return self._versioned
+
+    async def list_versions(self, key: str) -> list[ObjectVersion]:
+        """The versions of exactly this key, oldest first, delete markers left out."""
+        # A prefix listing also returns keys that merely start with `key`; they are skipped.
+        if not await self.versioned():
+            return []
+        out: list[ObjectVersion] = []
+        try:
+            client = await self._c()
+            pages = client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=key
+            )
+            async for page in pages:
+                for v in page.get("Versions", []):
+                    if v["Key"] == key:
+                        out.append(
+                            ObjectVersion(
+                                key,
+                                str(v["VersionId"]),
+                                str(v.get("ETag", "")).strip('"'),
+                                v["LastModified"].timestamp(),
+                                bool(v.get("IsLatest")),
+                            )
+                        )
+        except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError) as exc:
+            raise self._error(exc, "listing versions of", key) from exc
+        # S3 lists a key's versions newest first; LastModified has only second resolution, so
+        # the listing order, not the timestamp, is the history.
+        return out[::-1]
+
+    async def close(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._stack, self._client = None, None

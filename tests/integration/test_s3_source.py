@@ -1,0 +1,161 @@
+"""shadow against a real S3 endpoint over HTTP: listing, fetching, versions, errors, the engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shadow.bootstrap import make_engine
+from shadow.collectors.s3 import S3Source
+from shadow.demo import write_demo
+from shadow.errors import SourceError
+from tests.e2e.conftest import NOW
+from tests.integration.conftest import BUCKET, SECRET_KEY, settings_for
+
+
+def upload_tree(s3: Any, root: Path, prefix: str = "") -> int:
+    count = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != ".shadow-demo":
+            s3.put_object(Bucket=BUCKET, Key=prefix + path.relative_to(root).as_posix(), Body=path.read_bytes())
+            count += 1
+    return count
+
+
+def bucket_state(s3: Any) -> list[tuple[str, str]]:
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET)
+    return sorted((v["Key"], v["ETag"]) for page in pages for v in page.get("Versions", []))
+
+
+async def test_listing_pages_and_etags_match_the_server(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+    """Listing walks every page and reports the server's ETag without quotes."""
+    for i in range(7):
+        s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=b"{}")
+    source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
+    source._page_size = 3
+    try:
+        listed = [o async for o in source.list_objects("runs/")]
+        body = await source.fetch("runs/r3/status.json")
+    finally:
+        await source.close()
+    assert [f"runs/r{i}/status.json" for i in range(7)] == [o.key for o in listed]
+    head = s3.head_object(Bucket=BUCKET, Key="runs/r3/status.json")
+    assert head["ETag"].strip('"') == listed[3].etag
+    assert b"{}" == body
+
+
+async def test_versions_come_back_oldest_first(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+    """Three rewrites of status.json in a versioned bucket give three versions, oldest first."""
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for state in ("queued", "running", "completed"):
+        s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json", Body=json.dumps({"status": state}).encode())
+    s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json.bak", Body=b"{}")
+    source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
+    try:
+        versions = await source.list_versions("runs/r1/status.json")
+        bodies = [json.loads(await source.fetch(v.key, version_id=v.version_id))["status"] for v in versions]
+    finally:
+        await source.close()
+    assert ["queued", "running", "completed"] == bodies
+    assert [False, False, True] == [v.is_latest for v in versions]
+
+
+async def test_missing_bucket_and_dead_endpoint_are_classified_without_secrets(
+    s3: Any, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """A wrong bucket is not_found naming the bucket; a closed port is a connection error."""
+    missing = S3Source.from_settings(settings_for(s3_endpoint, tmp_path, source="s3://no-such-bucket/"))
+    dead = S3Source.from_settings(settings_for(
+        "http://127.0.0.1:1", tmp_path, s3={"max_attempts": 1, "connect_timeout_seconds": 0.5}))
+    try:
+        with pytest.raises(SourceError) as err:
+            [o async for o in missing.list_objects("runs/")]
+        assert "not_found" == err.value.kind and "no-such-bucket" in str(err.value)
+        with pytest.raises(SourceError) as err2:
+            await dead.fetch("runs/x/status.json")
+        assert "connection" == err2.value.kind and "runs/x/status.json" in str(err2.value)
+    finally:
+        await missing.close()
+        await dead.close()
+    for text in (str(err.value), str(err2.value), repr(missing), repr(dead)):
+        assert SECRET_KEY not in text
+
+
+def test_the_source_has_no_way_to_write() -> None:
+    """Read-only by construction: no method of the S3 source can put, copy or delete."""
+    names = [n for n in dir(S3Source) if not n.startswith("__")]
+    assert [] == [n for n in names if any(w in n.lower() for w in ("put", "delete", "copy", "upload", "write", "tag"))]
+
+
+async def test_engine_scans_incrementally_and_never_changes_the_bucket(
+    s3: Any, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """A second scan of an unchanged bucket issues no GET; a changed object is fetched alone."""
+    corpus = write_demo(tmp_path / "demo", now=NOW, runs=30, days=3)
+    upload_tree(s3, corpus.root)
+    before = bucket_state(s3)
+    engine = make_engine(settings_for(s3_endpoint, tmp_path))
+    try:
+        first = await engine.run_cycle(NOW.timestamp())
+        second = await engine.run_cycle(NOW.timestamp())
+        key = next(k for k, _ in before if k.endswith("-dryrun/status.json"))
+        doc = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        doc["error"] = "changed"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
+        third = await engine.run_cycle(NOW.timestamp())
+    finally:
+        await engine.source.close()  # type: ignore[union-attr]
+        engine.ledger.close()
+    assert first.scan.ok and first.scan.fetched > 0
+    assert (0, second.scan.listed) == (second.scan.fetched, second.scan.unchanged)
+    assert 1 == third.scan.fetched
+    assert first.report is not None and second.report is not None
+    assert first.report.totals == second.report.totals
+    after = bucket_state(s3)
+    assert [k for k, _ in before] == [k for k, _ in after]
+    assert [key] == [k for (k, e1), (_, e2) in zip(before, after, strict=True) if e1 != e2]
+
+
+async def test_nested_layout_over_s3(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+    """The per-agent layout pairs twins that sit beside their primaries."""
+    corpus = write_demo(tmp_path / "demo", now=NOW, runs=25, days=3, layout="nested")
+    upload_tree(s3, corpus.root)
+    engine = make_engine(settings_for(s3_endpoint, tmp_path, layout="nested"))
+    try:
+        summary = await engine.run_cycle(NOW.timestamp())
+    finally:
+        await engine.source.close()  # type: ignore[union-attr]
+        engine.ledger.close()
+    assert summary.report is not None
+    lost = {r.run_id for r in summary.report.runs if r.state.value == "primary_only"}
+    planted_lost = {p.run_id for p in corpus.planted if p.kind.value == "lost_run"}
+    assert planted_lost == lost
+    assert summary.report.totals.paired >= 20
+
+
+async def test_versioned_bucket_gives_the_exact_transition_history(
+    s3: Any, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """With versioning, a candidate that went running -> queued is a forbidden move the final state hides."""
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    base = {"agent_slug": "a", "trigger": "manual", "started_at": "2026-03-01T10:00:00Z"}
+    for side, states in (("r1", ["requested", "queued", "running", "completed"]),
+                         ("r1-dryrun", ["requested", "running", "queued", "running", "completed"])):
+        for state in states:
+            doc = {**base, "run_id": side, "status": state,
+                   "finished_at": "2026-03-01T10:01:00Z" if state == "completed" else None}
+            s3.put_object(Bucket=BUCKET, Key=f"runs/{side}/status.json", Body=json.dumps(doc).encode())
+    engine = make_engine(settings_for(s3_endpoint, tmp_path))
+    try:
+        summary = await engine.run_cycle(NOW.timestamp())
+    finally:
+        await engine.source.close()  # type: ignore[union-attr]
+        engine.ledger.close()
+    assert summary.report is not None
+    [run] = summary.report.runs
+    kinds = {(f.dimension.value, f.kind.value) for f in run.findings}
+    assert ("status", "forbidden_transition") in kinds
+    assert {"versioned": 2} == summary.report.readiness.evidence_mode
