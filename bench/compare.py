@@ -47,8 +47,14 @@ def load_pairs(root: Path) -> list[tuple[str, dict[str, bytes], dict[str, bytes]
         if rest.startswith("output/"):
             continue
         side = "c" if run_id.endswith("-dryrun") else "p"
-        runs.setdefault(run_id.removesuffix("-dryrun"), {}).setdefault(side, {})[rest] = path.read_bytes()
-    return [(k, v["p"], v["c"]) for k, v in runs.items() if "p" in v and "c" in v and "manifest.json" in v["p"]]
+        runs.setdefault(run_id.removesuffix("-dryrun"), {}).setdefault(side, {})[rest] = (
+            path.read_bytes()
+        )
+    return [
+        (k, v["p"], v["c"])
+        for k, v in runs.items()
+        if "p" in v and "c" in v and "manifest.json" in v["p"]
+    ]
 
 
 def as_objects(run_id: str, files: dict[str, bytes]) -> tuple[list[StoredObject], dict[str, bytes]]:
@@ -107,7 +113,10 @@ def main() -> None:
     b = time.process_time() - t0
 
     sample = pairs[: args.naive_sample]
-    docs = [({k: json.loads(v) for k, v in p.items()}, {k: json.loads(v) for k, v in c.items()}) for _, p, c in sample]
+    docs = [
+        ({k: json.loads(v) for k, v in p.items()}, {k: json.loads(v) for k, v in c.items()})
+        for _, p, c in sample
+    ]
     t0 = time.process_time()
     for pd, cd in docs:
         DeepDiff(pd, cd)
@@ -118,8 +127,12 @@ def main() -> None:
     print(f"A shadow normalize+compare (parsed records): {n / a:>10,.0f} pairs/s")
     print(f"B shadow parse+normalize+compare (bytes):    {n / b:>10,.0f} pairs/s")
     print(f"D shadow compare only (cached normalized):   {n / d:>10,.0f} pairs/s")
-    print(f"C naive DeepDiff of raw documents:           {n / c_time:>10,.0f} pairs/s (sample {len(sample)})")
-    print(f"ratio A/C: {c_time / a:.1f}x   ratio B/C: {c_time / b:.1f}x   ratio D/C: {c_time / d:.1f}x")
+    print(
+        f"C naive DeepDiff of raw documents:           {n / c_time:>10,.0f} pairs/s (sample {len(sample)})"
+    )
+    print(
+        f"ratio A/C: {c_time / a:.1f}x   ratio B/C: {c_time / b:.1f}x   ratio D/C: {c_time / d:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,6 +94,7 @@ class S3Source:
         self._page_size = page_size
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: Any = None
+        self.requests: Counter[str] = Counter()  # S3 operations sent, by name (GetObject, ...)
 
     def __repr__(self) -> str:
         return f"S3Source({self.description!r})"
@@ -151,7 +153,11 @@ class S3Source:
                     **kwargs,
                 )
             )
+            self._client.meta.events.register("before-call.s3", self._count)
         return self._client
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.requests[model.name] += 1
 
     def _error(self, exc: BaseException, action: str, key: str | None) -> SourceError:
         kind, transient = classify(exc)
@@ -180,7 +186,13 @@ class S3Source:
                         size=int(item.get("Size", 0)),
                         last_modified=item["LastModified"].timestamp(),
                     )
-        except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError) as exc:
+        except (
+            TimeoutError,
+            BotoCoreError,
+            ClientError,
+            aiohttp.ClientError,
+            ConnectionError,
+        ) as exc:
             raise self._error(exc, "listing", full) from exc
 
     async def head(self, key: str) -> ListedObject | None:
@@ -207,7 +219,13 @@ class S3Source:
             resp = await client.get_object(Bucket=self.bucket, Key=key, **extra)
             async with resp["Body"] as stream:
                 return bytes(await stream.read())
-        except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError) as exc:
+        except (
+            TimeoutError,
+            BotoCoreError,
+            ClientError,
+            aiohttp.ClientError,
+            ConnectionError,
+        ) as exc:
             raise self._error(exc, "get of", key) from exc
 
     async def versioned(self) -> bool:
@@ -245,7 +263,13 @@ class S3Source:
                                 bool(v.get("IsLatest")),
                             )
                         )
-        except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError) as exc:
+        except (
+            TimeoutError,
+            BotoCoreError,
+            ClientError,
+            aiohttp.ClientError,
+            ConnectionError,
+        ) as exc:
             raise self._error(exc, "listing versions of", key) from exc
         # S3 lists a key's versions newest first; LastModified has only second resolution, so
         # the listing order, not the timestamp, is the history.
