@@ -124,7 +124,7 @@ def _timed(run: SideRun) -> tuple[list[Timed], datetime | None]:
     """Each step with its start and end, and when the run ended (None while not terminal)."""
     if run.start is None:
         return [], None
-    t, out = run.start, []
+    t, out = run.start, list[Timed]()
     for step in run.steps:
         if step.status == "skipped":
             out.append((step, None, None))
@@ -146,7 +146,11 @@ def _dump(doc: dict[str, Any], style: int) -> bytes:
 
 
 def _step_file(number: int, name: str, naming: int) -> str:
-    forms = (f"steps/{number}.json", f"steps/{number}-{name}.json", f"steps/{number:02d}-{name}.json")
+    forms = (
+        f"steps/{number}.json",
+        f"steps/{number}-{name}.json",
+        f"steps/{number:02d}-{name}.json",
+    )
     return forms[naming % 3]
 
 
@@ -249,11 +253,16 @@ def _written(run: SideRun) -> datetime:
 
 
 def _write_run(root: Path, run: SideRun, dir_id: str, layout: str, rng: random.Random) -> None:
-    runs = root / "agents" / run.agent / "runs" if layout == "nested" else root / "runs"
+    runs = f"{root}/agents/{run.agent}/runs" if layout == "nested" else f"{root}/runs"
+    made: set[str] = set()
     for rel, body, when in _files(run, dir_id, rng):
-        path = runs / dir_id / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
+        path = f"{runs}/{dir_id}/{rel}"
+        parent = os.path.dirname(path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        with open(path, "wb") as fh:
+            fh.write(body)
         os.utime(path, (when.timestamp(), when.timestamp()))
 
 
@@ -270,7 +279,9 @@ def _primary(rng: random.Random, slot: Slot) -> SideRun:
     for step in steps:
         step.summary = f"{step.name}: {rng.randint(2, 90)} items in {rng.randint(1, 9)} batches"
     proposals = [f"prop_{rng.getrandbits(40):010x}" for _ in range(rng.choice((0, 0, 1, 2, 3)))]
-    outputs = ["output/result.md"] + [f"output/proposal-{i + 1}.json" for i in range(len(proposals))]
+    outputs = ["output/result.md"] + [
+        f"output/proposal-{i + 1}.json" for i in range(len(proposals))
+    ]
     return SideRun(
         _run_id(rng, start),
         agent,
@@ -364,7 +375,8 @@ def _same_failure(rng: random.Random, p: SideRun, c: SideRun) -> None:
     _fail(c, at, f"{code}: dry-run store said no")
 
 
-PROFILES: tuple[tuple[float, Callable[[random.Random, SideRun, SideRun], None]], ...] = (
+Profile = Callable[[random.Random, SideRun, SideRun], None]
+PROFILES: tuple[tuple[float, Profile], ...] = (
     (0.15, _retried),
     (0.05, _exhausted),
     (0.05, _same_failure),
@@ -374,7 +386,8 @@ PROFILES: tuple[tuple[float, Callable[[random.Random, SideRun, SideRun], None]],
 def _clean_pair(rng: random.Random, slot: Slot, plain: bool) -> tuple[SideRun, SideRun]:
     p = _primary(rng, slot)
     c = _twin(rng, p)
-    roll, edge, chosen = rng.random(), 0.0, _plain
+    roll, edge = rng.random(), 0.0
+    chosen: Profile = _plain
     for share, profile in PROFILES:
         edge += share
         if roll < edge:
@@ -414,9 +427,7 @@ def _manual_slots(rng: random.Random, count: int, taken: set[int], total: int) -
     return chosen
 
 
-def _agent_slots(
-    rng: random.Random, i: int, n: int, begin: datetime, end: datetime
-) -> list[Slot]:
+def _agent_slots(rng: random.Random, i: int, n: int, begin: datetime, end: datetime) -> list[Slot]:
     agent = AGENTS[i]
     fires = _cron_fires(CRON_MINUTES[i], n, begin, end)
     taken = {int((t - begin) / SLOT) for t in fires}
@@ -436,3 +447,298 @@ def _timeline(rng: random.Random, runs: int, days: int, now: datetime) -> list[S
         quiet = timedelta(hours=2, minutes=20) if agent == STUCK_AGENT else timedelta(hours=1)
         out += _agent_slots(rng, i, n, begin, now - quiet)
     return sorted(out, key=lambda s: (s[2], s[0]))
+
+
+# --- planted divergences ---------------------------------------------------------------------
+
+Planter = Callable[[random.Random, SideRun, SideRun, str], None]
+
+
+def _terminal_state(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    _fail(c, 2, "VALIDATION_FAILED: result does not match the output schema")
+
+
+def _error_code(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    _fail(p, 1, "UPSTREAM_UNAVAILABLE: 502 bad gateway")
+    _fail(c, 1, "RATE_LIMITED: 429 too many requests")
+
+
+def _step_missing(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.steps = [s for s in c.steps if s.name != "persist-results"]  # finalize becomes step 3
+    c.steps_total = len(c.steps)
+
+
+def _step_extra(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.steps.insert(3, Step("validate-output", rng.uniform(30, 90), rng.uniform(5, 40)))
+    c.steps_total = len(c.steps)
+
+
+def _step_reordered(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.steps[1], c.steps[2] = c.steps[2], c.steps[1]
+
+
+def _step_status(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.steps[2].status = "skipped"
+
+
+def _retry_missing(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    p.steps[1].ms += 1000
+    p.retries, c.retries = {RETRY_KEY: _retry(2, "NLM_UNAVAILABLE: 503", True)}, None
+
+
+def _retry_outcome(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    """persist-results retried on both sides: recovered in the primary, exhausted in the dry run."""
+    key = "step_3_persist-results"
+    p.steps[2].ms += 2000
+    p.retries = {key: _retry(2, "RATE_LIMITED: 429", True)}
+    c.retries = {key: _retry(3, "RATE_LIMITED: 429 slow down", False)}
+    _fail(c, 2, "RATE_LIMITED: retries exhausted", "RATE_LIMITED: 429")
+
+
+def _run_slower(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    for step in c.steps:
+        step.gap_ms *= 2.5
+        if step.name != MOCKED:
+            step.ms *= 2.5
+
+
+def _proposals(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.proposals = [f"prop_{rng.getrandbits(40):010x}"]
+
+
+def _proposal_output(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.outputs.append("output/proposal-1.json")
+
+
+def _invalid_json(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.naming = 1
+    c.steps[2].raw = b'{"step_number": 3, "step_name": '
+
+
+def _unknown_status(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.steps[2].status = "done"
+
+
+def _schema_violation(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.manifest_extra["steps_count"] = "four"
+
+
+def _without_number(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    note = {"step_name": "final-notes", "status": "completed", "output_summary": "debug hook"}
+    c.extra_files["steps/final-notes.json"] = _dump(note, 0)
+
+
+def _identity_mismatch(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.naming = 1
+    c.steps[2].file = "steps/3-persist.json"  # the content says 3 persist-results, and wins
+
+
+def _run_id_mismatch(rng: random.Random, p: SideRun, c: SideRun, other: str) -> None:
+    c.status_run_id = other
+
+
+PLANTERS: dict[Kind, tuple[Dimension, Planter]] = {
+    Kind.TERMINAL_STATE_DIFFERS: (Dimension.STATUS, _terminal_state),
+    Kind.ERROR_CODE_DIFFERS: (Dimension.STATUS, _error_code),
+    Kind.STEP_MISSING: (Dimension.STEPS, _step_missing),
+    Kind.STEP_EXTRA: (Dimension.STEPS, _step_extra),
+    Kind.STEP_REORDERED: (Dimension.STEPS, _step_reordered),
+    Kind.STEP_STATUS_DIFFERS: (Dimension.STEPS, _step_status),
+    Kind.RETRY_MISSING: (Dimension.RETRIES, _retry_missing),
+    Kind.RETRY_OUTCOME_DIFFERS: (Dimension.RETRIES, _retry_outcome),
+    Kind.RUN_SLOWER: (Dimension.TIMING, _run_slower),
+    Kind.PROPOSALS_CREATED: (Dimension.SIDE_EFFECTS, _proposals),
+    Kind.PROPOSAL_OUTPUT: (Dimension.SIDE_EFFECTS, _proposal_output),
+    Kind.INVALID_JSON: (Dimension.INPUT, _invalid_json),
+    Kind.UNKNOWN_STATUS: (Dimension.INPUT, _unknown_status),
+    Kind.SCHEMA_VIOLATION: (Dimension.INPUT, _schema_violation),
+    Kind.STEP_WITHOUT_NUMBER: (Dimension.INPUT, _without_number),
+    Kind.STEP_IDENTITY_MISMATCH: (Dimension.INPUT, _identity_mismatch),
+    Kind.RUN_ID_MISMATCH: (Dimension.INPUT, _run_id_mismatch),
+}
+MIN_PLANT_RUNS = len(PLANTERS) + 3  # plus the lost run and the two runs of the overlap
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which timeline slots carry which plant."""
+
+    kinds: dict[int, Kind]
+    lost: int
+    overlap: tuple[int, int]  # (earlier, later) runs of one agent
+
+    @property
+    def used(self) -> set[int]:
+        return {*self.kinds, self.lost, *self.overlap}
+
+
+def _choose(slots: list[Slot]) -> Choice:
+    """Spread the plants over time and agents: one plain pair each, never shared."""
+    later = next(i for i in range(len(slots) - 1, 0, -1) if _previous(slots, i) is not None)
+    earlier = _previous(slots, later)
+    assert earlier is not None
+    used = {0, earlier, later}
+    free = [i for i in range(len(slots)) if i not in used]
+    kinds: dict[int, Kind] = {}
+    for n, kind in enumerate(PLANTERS):
+        pos = (2 * n + 1) * len(free) // (2 * len(PLANTERS))
+        agent = AGENTS[n % len(AGENTS)]
+        ranked = sorted(range(len(free)), key=lambda k: (slots[free[k]][0] != agent, abs(k - pos)))
+        idx = next(free[k] for k in ranked if free[k] not in kinds)
+        kinds[idx] = kind
+    return Choice(kinds, 0, (earlier, later))
+
+
+def _previous(slots: list[Slot], i: int) -> int | None:
+    return next((j for j in range(i - 1, -1, -1) if slots[j][0] == slots[i][0]), None)
+
+
+def _plant(rng: random.Random, pairs: list[Pair], choice: Choice) -> list[Planted]:
+    planted = []
+    for idx, kind in sorted(choice.kinds.items()):
+        p, c = pairs[idx]
+        assert p is not None and c is not None
+        dimension, planter = PLANTERS[kind]
+        planter(rng, p, c, _neighbour(pairs, idx))
+        planted.append(Planted(p.run_id, dimension, kind))
+    lost = pairs[choice.lost][0]
+    assert lost is not None
+    pairs[choice.lost] = (lost, None)
+    planted.append(Planted(lost.run_id, Dimension.COMPLETENESS, Kind.LOST_RUN))
+    planted.append(_overlap(pairs, *choice.overlap))
+    return planted
+
+
+def _neighbour(pairs: list[Pair], idx: int) -> str:
+    p = pairs[idx - 1 if idx > 0 else idx + 1][0]
+    assert p is not None
+    return p.run_id
+
+
+def _overlap(pairs: list[Pair], earlier: int, later: int) -> Planted:
+    """The later dry run starts while the agent's previous dry run is still going."""
+    first, second = pairs[earlier][1], pairs[later][1]
+    assert first is not None and second is not None and first.start is not None
+    _, end = _timed(first)
+    assert end is not None
+    second.start = first.start + (end - first.start) / 2
+    return Planted(second.run_id, Dimension.CONCURRENCY, Kind.OVERLAP)
+
+
+# --- runs around `now` -----------------------------------------------------------------------
+
+
+def _running(rng: random.Random, run: SideRun, steps_done: int) -> SideRun:
+    """Cut a run to `steps_done` finished steps plus one still running; no manifest yet."""
+    run.steps = run.steps[: steps_done + 1]
+    run.steps[-1].status, run.steps[-1].summary = "running", None
+    run.status, run.error, run.retries, run.proposals, run.outputs = "running", None, None, [], []
+    return run
+
+
+def _queued(run: SideRun, now: datetime, position: int) -> SideRun:
+    """A run waiting behind the agent's running one: not started, no steps yet."""
+    assert run.start is not None
+    run.queued_at, run.start = min(run.start, now - timedelta(seconds=5)), None
+    run.status, run.queue_position, run.steps, run.steps_total = "queued", position, [], None
+    run.retries, run.proposals, run.outputs = None, [], []
+    return run
+
+
+def _in_flight(rng: random.Random, now: datetime) -> list[Pair]:
+    """Running on both sides, one queued behind a running run, one twin not written yet."""
+    out: list[Pair] = []
+    for i, agent in enumerate(AGENTS[:3]):
+        p, c = _clean_pair(rng, (agent, "manual", now - timedelta(seconds=100 + 50 * i)), True)
+        out.append((_running(rng, p, 1), _running(rng, c, 1)))
+    p, c = _clean_pair(rng, (AGENTS[0], "manual", now - timedelta(seconds=40)), True)
+    out.append((_queued(p, now, 1), _queued(c, now, rng.choice((1, 2)))))
+    late, _ = _clean_pair(rng, (AGENTS[3], "cron", now - timedelta(minutes=6)), True)
+    return [*out, (late, None)]
+
+
+def _stuck_and_orphan(rng: random.Random, now: datetime) -> tuple[list[Pair], list[Planted]]:
+    p, c = _clean_pair(rng, (STUCK_AGENT, "cron", now - timedelta(hours=2)), True)
+    _, orphan = _clean_pair(rng, (AGENTS[1], "manual", now - timedelta(days=2, minutes=7)), True)
+    planted = [
+        Planted(p.run_id, Dimension.COMPLETENESS, Kind.STUCK_RUN),
+        Planted(orphan.run_id, Dimension.COMPLETENESS, Kind.ORPHAN_RUN),
+    ]
+    return [(_running(rng, p, 1), _running(rng, c, 1)), (None, orphan)], planted
+
+
+# --- the entry points ------------------------------------------------------------------------
+
+
+def _prepare(out: Path) -> None:
+    """Refuse a directory this module did not write; wipe one it did."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise ValueError(
+                f"{out} is not empty and was not written by `shadow demo`; choose another --out"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by shadow demo; safe to delete\n", encoding="utf-8")
+
+
+def _check(now: datetime, layout: str, runs: int, days: int, plant: bool, suffix: str) -> None:
+    if layout not in ("flat", "nested"):
+        raise ValueError(f"layout must be 'flat' or 'nested', not {layout!r}")
+    if not suffix or "/" in suffix:
+        raise ValueError("the dry-run suffix must be non-empty and contain no '/'")
+    if days < 1 or runs < (MIN_PLANT_RUNS if plant else 1):
+        raise ValueError(
+            f"need days >= 1 and runs >= {MIN_PLANT_RUNS if plant else 1} (got {days}, {runs})"
+        )
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+
+
+def write_demo(
+    out: Path,
+    *,
+    now: datetime,
+    seed: int = 7,
+    layout: str = "flat",
+    runs: int = 260,
+    days: int = 16,
+    plant: bool = True,
+    suffix: str = "-dryrun",
+) -> DemoCorpus:
+    """Write the demo bucket under `out` and say what was planted where."""
+    _check(now, layout, runs, days, plant, suffix)
+    now = now.astimezone(UTC)
+    rng = random.Random(seed)
+    slots = _timeline(rng, runs, days, now)
+    choice = _choose(slots) if plant else None
+    used = choice.used if choice else set()
+    pairs: list[Pair] = [_clean_pair(rng, s, i in used) for i, s in enumerate(slots)]
+    planted = _plant(rng, pairs, choice) if choice else []
+    pairs += _in_flight(rng, now)
+    if plant:
+        more, extra = _stuck_and_orphan(rng, now)
+        pairs, planted = pairs + more, planted + extra
+    _prepare(out)
+    for p, c in pairs:
+        if p is not None:
+            _write_run(out, p, p.run_id, layout, rng)
+        if c is not None:
+            _write_run(out, c, c.run_id + suffix, layout, rng)
+    count = sum(1 for p, _ in pairs if p is not None)
+    return DemoCorpus(out, now, count, tuple(planted))
+
+
+def write_clean(
+    out: Path,
+    *,
+    now: datetime,
+    seed: int = 7,
+    runs: int = 260,
+    days: int = 16,
+    layout: str = "flat",
+) -> DemoCorpus:
+    """A demo bucket without planted divergences: every pair is equal for shadow."""
+    return write_demo(out, now=now, seed=seed, runs=runs, days=days, layout=layout, plant=False)

@@ -9,16 +9,30 @@ A waiver is active through the whole of its expiry day (UTC).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from datetime import date
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shadow.errors import ConfigError
 from shadow.findings import Dimension, Finding, Kind
+
+
+@lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    # Only * and ? are wildcards: finding paths contain brackets (`steps[2]`, `retries[x]`),
+    # which fnmatch would read as character classes.
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    )
+
+
+def glob_match(value: str, pattern: str) -> bool:
+    return _glob(pattern).fullmatch(value) is not None
 
 
 class Waiver(BaseModel):
@@ -38,9 +52,9 @@ class Waiver(BaseModel):
         return (
             finding.dimension is self.dimension
             and (self.kind is None or finding.kind is self.kind)
-            and (self.agent is None or fnmatchcase(agent, self.agent))
-            and (self.path is None or fnmatchcase(finding.path, self.path))
-            and (self.run is None or fnmatchcase(run_key, self.run))
+            and (self.agent is None or glob_match(agent, self.agent))
+            and (self.path is None or glob_match(finding.path, self.path))
+            and (self.run is None or glob_match(run_key, self.run))
         )
 
     def active_on(self, day: date) -> bool:

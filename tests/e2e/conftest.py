@@ -35,9 +35,21 @@ def scanned(tmp_path: Path) -> ScanFactory:
     def make(name: str = "bucket", layout: str = "flat", **kw: object) -> Scanned:
         corpus = write_demo(tmp_path / name, now=NOW, layout=layout, **kw)  # type: ignore[arg-type]
         db = tmp_path / f"{name}.db"
-        code = main(["scan", "--once", "--source", f"dir:{corpus.root}", "--layout", layout,
-                     "--db", str(db), "--now", NOW_ISO])
-        assert 0 == code
+        code = main(
+            [
+                "scan",
+                "--once",
+                "--source",
+                f"dir:{corpus.root}",
+                "--layout",
+                layout,
+                "--db",
+                str(db),
+                "--now",
+                NOW_ISO,
+            ]
+        )
+        assert code == 0
         return Scanned(corpus, db)
 
     return make

@@ -22,8 +22,12 @@ TOKEN = "s3cr3t-api-token"
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[Service]:
     corpus = write_demo(tmp_path / "bucket", now=NOW)
-    settings = load_settings(source=f"dir:{corpus.root}", db=tmp_path / "s.db", api_token=TOKEN,
-                             webhook_token="hook-token")
+    settings = load_settings(
+        source=f"dir:{corpus.root}",
+        db=tmp_path / "s.db",
+        api_token=TOKEN,
+        webhook_token="hook-token",
+    )
     svc = build_service(settings, CollectorRegistry())
     await svc.cycle(NOW.timestamp())
     yield svc
@@ -33,22 +37,26 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
 @pytest.fixture
 async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(service)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shadow") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://shadow"
+    ) as c:
         yield c
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def test_report_needs_the_token_and_says_nothing_without_it(client: httpx.AsyncClient) -> None:
+async def test_report_needs_the_token_and_says_nothing_without_it(
+    client: httpx.AsyncClient,
+) -> None:
     """A missing or wrong token gets a bare 401; the right one gets the report."""
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         r = await client.get("/report", headers=headers)
-        assert 401 == r.status_code
+        assert r.status_code == 401
         assert TOKEN not in r.text
     r = await client.get("/report", headers=AUTH)
-    assert 200 == r.status_code
-    assert 1 == r.json()["schema_version"]
+    assert r.status_code == 200
+    assert r.json()["schema_version"] == 1
 
 
 async def test_report_filters_and_pages_runs(client: httpx.AsyncClient) -> None:
@@ -67,9 +75,9 @@ async def test_report_filters_and_pages_runs(client: httpx.AsyncClient) -> None:
 async def test_readiness_is_412_until_ready(client: httpx.AsyncClient) -> None:
     """The gate answers 412 with the verdict and reasons when not READY."""
     r = await client.get("/readiness", headers=AUTH)
-    assert 412 == r.status_code
+    assert r.status_code == 412
     body = r.json()
-    assert ("NOT_READY", False) == (body["verdict"], body["ready"])
+    assert (body["verdict"], body["ready"]) == ("NOT_READY", False)
     assert body["reasons"]
 
 
@@ -80,39 +88,50 @@ async def test_run_view_shows_both_sides_and_the_first_divergence(
     j = service.engine.last_judgement
     assert j is not None
     key = next(
-        r.key for r in j.results
+        r.key
+        for r in j.results
         if [f.kind.value for f in r.findings if f.severity.value == "error"] == ["step_missing"]
     )
     for rid in (key, key + "-dryrun"):
         body = (await client.get(f"/runs/{rid}", headers=AUTH)).json()
         assert key == body["run_id"]
         assert body["primary"]["steps"] and body["candidate"]["steps"]
-        assert "step_missing" == body["first_divergence"]["kind"]
-    assert 404 == (await client.get("/runs/nope", headers=AUTH)).status_code
+        assert body["first_divergence"]["kind"] == "step_missing"
+    assert (await client.get("/runs/nope", headers=AUTH)).status_code == 404
 
 
 async def test_health_and_metrics_are_open(client: httpx.AsyncClient, service: Service) -> None:
     """/healthz, /readyz and /metrics need no token; metrics carry no run ids."""
-    assert 200 == (await client.get("/healthz")).status_code
+    assert (await client.get("/healthz")).status_code == 200
     r = await client.get("/readyz")
-    assert 200 == r.status_code and r.json()["ready"]
+    assert r.status_code == 200 and r.json()["ready"]
     m = await client.get("/metrics")
-    assert 200 == m.status_code
+    assert m.status_code == 200
     assert "shadow_readiness_verdict" in m.text
     j = service.engine.last_judgement
     assert j is not None and j.results
-    assert [] == [r.key for r in j.results if r.key in m.text]
+    assert [r.key for r in j.results if r.key in m.text] == []
 
 
 async def test_minio_webhook_needs_its_token_and_queues_keys(
     client: httpx.AsyncClient, service: Service
 ) -> None:
     """A MinIO event with the webhook token is accepted (202) and counted; without it, 401."""
-    event = {"EventName": "s3:ObjectCreated:Put", "Key": "runs/runs/x/status.json",
-             "Records": [{"s3": {"object": {"key": "runs%2Fx%2By%2Fstatus.json", "size": 3}}}]}
-    assert 401 == (await client.post("/events/minio", json=event)).status_code
-    r = await client.post("/events/minio", json=event, headers={"Authorization": "Bearer hook-token"})
-    assert 202 == r.status_code
-    assert {"queued": 1} == r.json()
-    assert 1.0 == service.metrics.registry.get_sample_value("shadow_events_received_total", {"source": "minio"})
-    assert 200 == (await client.head("/events/minio")).status_code
+    event = {
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": "runs/runs/x/status.json",
+        "Records": [{"s3": {"object": {"key": "runs%2Fx%2By%2Fstatus.json", "size": 3}}}],
+    }
+    assert (await client.post("/events/minio", json=event)).status_code == 401
+    r = await client.post(
+        "/events/minio", json=event, headers={"Authorization": "Bearer hook-token"}
+    )
+    assert r.status_code == 202
+    assert r.json() == {"queued": 1}
+    assert (
+        service.metrics.registry.get_sample_value(
+            "shadow_events_received_total", {"source": "minio"}
+        )
+        == 1.0
+    )
+    assert (await client.head("/events/minio")).status_code == 200

@@ -38,13 +38,31 @@ def wait_for(url: str, timeout: float = 30.0) -> bytes:
     raise AssertionError(f"{url} not ready after {timeout}s: {last}")
 
 
-def start_serve(root: Path, db: Path, port: int, *extra_env: tuple[str, str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SHADOW_SCAN_INTERVAL_SECONDS": "1", "SHADOW_SHUTDOWN_GRACE_SECONDS": "10",
-           **dict(extra_env)}
+def start_serve(
+    root: Path, db: Path, port: int, *extra_env: tuple[str, str]
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SHADOW_SCAN_INTERVAL_SECONDS": "1",
+        "SHADOW_SHUTDOWN_GRACE_SECONDS": "10",
+        **dict(extra_env),
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "shadow.cli", "serve", "--source", f"dir:{root}", "--db", str(db),
-         "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "shadow.cli",
+            "serve",
+            "--source",
+            f"dir:{root}",
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -62,7 +80,7 @@ def test_serve_judges_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
-    assert 0 == proc.returncode, out.decode()[-2000:]
+    assert proc.returncode == 0, out.decode()[-2000:]
     assert b"clean shutdown" in out
 
 

@@ -16,7 +16,7 @@ from tests.e2e.conftest import NOW_ISO, ScanFactory
 
 def _report(capsys: pytest.CaptureFixture[str], scanned_db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
     capsys.readouterr()
-    assert 0 == main(["report", "--json", "--db", str(scanned_db), "--now", NOW_ISO, *extra])
+    assert main(["report", "--json", "--db", str(scanned_db), "--now", NOW_ISO, *extra]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -42,11 +42,13 @@ def test_every_planted_divergence_is_found_in_its_dimension(
     by_run = {r["run_id"]: r for r in report["runs"]}
     missing = []
     for plant in s.corpus.planted:
-        found = {(f["dimension"], f["kind"]) for f in by_run.get(plant.run_id, {}).get("findings", [])}
+        found = {
+            (f["dimension"], f["kind"]) for f in by_run.get(plant.run_id, {}).get("findings", [])
+        }
         if (plant.dimension.value, plant.kind.value) not in found:
             missing.append((plant.run_id, plant.dimension.value, plant.kind.value, sorted(found)))
-    assert [] == missing
-    assert "NOT_READY" == report["readiness"]["verdict"]
+    assert missing == []
+    assert report["readiness"]["verdict"] == "NOT_READY"
 
 
 def test_equal_but_noisy_pairs_yield_no_error_and_are_ready(
@@ -55,27 +57,35 @@ def test_equal_but_noisy_pairs_yield_no_error_and_are_ready(
     """A clean corpus with every kind of allowed noise has no error finding and is READY."""
     s = scanned(plant=False)
     report = _report(capsys, s.db)
-    errors = [(r["run_id"], f["kind"]) for r in report["runs"] for f in r["findings"]
-              if f["severity"] == Severity.ERROR.value]
-    warnings = [(r["run_id"], f["kind"]) for r in report["runs"] for f in r["findings"]
-                if f["severity"] == Severity.WARNING.value]
-    assert [] == errors
-    assert [] == warnings
-    assert [] == report["rejected"]
-    assert "READY" == report["readiness"]["verdict"], report["readiness"]
-    assert 0 == main(["verdict", "--db", str(s.db), "--now", NOW_ISO])
+    errors = [
+        (r["run_id"], f["kind"])
+        for r in report["runs"]
+        for f in r["findings"]
+        if f["severity"] == Severity.ERROR.value
+    ]
+    warnings = [
+        (r["run_id"], f["kind"])
+        for r in report["runs"]
+        for f in r["findings"]
+        if f["severity"] == Severity.WARNING.value
+    ]
+    assert errors == []
+    assert warnings == []
+    assert report["rejected"] == []
+    assert report["readiness"]["verdict"] == "READY", report["readiness"]
+    assert main(["verdict", "--db", str(s.db), "--now", NOW_ISO]) == 0
 
 
 def test_too_little_evidence_is_insufficient_data(scanned: ScanFactory) -> None:
     """A clean but small corpus exits 2 from `shadow verdict`."""
     s = scanned(plant=False, runs=40, days=5)
-    assert 2 == main(["verdict", "--db", str(s.db), "--now", NOW_ISO])
+    assert main(["verdict", "--db", str(s.db), "--now", NOW_ISO]) == 2
 
 
 def test_planted_corpus_gates_with_exit_code_one(scanned: ScanFactory) -> None:
     """`shadow verdict` exits 1 when a divergence blocks readiness."""
     s = scanned()
-    assert 1 == main(["verdict", "--db", str(s.db), "--now", NOW_ISO])
+    assert main(["verdict", "--db", str(s.db), "--now", NOW_ISO]) == 1
 
 
 def test_second_scan_fetches_nothing_and_changes_nothing(
@@ -84,7 +94,21 @@ def test_second_scan_fetches_nothing_and_changes_nothing(
     """Scanning an unchanged bucket again reads no file and leaves the report identical."""
     s = scanned()
     first = _report(capsys, s.db)
-    assert 0 == main(["scan", "--once", "--source", f"dir:{s.corpus.root}", "--db", str(s.db), "--now", NOW_ISO])
+    assert (
+        main(
+            [
+                "scan",
+                "--once",
+                "--source",
+                f"dir:{s.corpus.root}",
+                "--db",
+                str(s.db),
+                "--now",
+                NOW_ISO,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "fetched 0," in out
     assert first == _report(capsys, s.db)
@@ -95,7 +119,18 @@ def test_scanning_never_writes_to_the_watched_tree(scanned: ScanFactory, tmp_pat
     s = scanned()
     before = _tree_fingerprint(s.corpus.root)
     for _ in range(2):
-        main(["scan", "--once", "--source", f"dir:{s.corpus.root}", "--db", str(s.db), "--now", NOW_ISO])
+        main(
+            [
+                "scan",
+                "--once",
+                "--source",
+                f"dir:{s.corpus.root}",
+                "--db",
+                str(s.db),
+                "--now",
+                NOW_ISO,
+            ]
+        )
     main(["rejudge", "--db", str(s.db), "--now", NOW_ISO])
     assert before == _tree_fingerprint(s.corpus.root)
 
@@ -116,12 +151,12 @@ def test_waivers_mark_findings_and_expired_waivers_stop_applying(
     report = _report(capsys, s.db, "--waivers", str(waivers))
     run = next(r for r in report["runs"] if r["run_id"] == plant.run_id)
     waived = [f for f in run["findings"] if f["kind"] == "step_extra"]
-    assert ["extra-validate"] == [f["waived_by"] for f in waived]
+    assert [f["waived_by"] for f in waived] == ["extra-validate"]
     lost = [f for r in report["runs"] for f in r["findings"] if f["kind"] == "lost_run"]
     assert lost and all(f["waived_by"] is None and f["expired_waiver"] == "old" for f in lost)
     assert any("waiver old expired" in reason for reason in report["readiness"]["reasons"])
     listed = {w["id"]: w for w in report["waivers"]}
-    assert (True, False) == (listed["extra-validate"]["active"], listed["old"]["active"])
+    assert (listed["extra-validate"]["active"], listed["old"]["active"]) == (True, False)
 
 
 def test_rejudge_applies_a_new_config_without_reading_the_bucket(
@@ -135,24 +170,45 @@ def test_rejudge_applies_a_new_config_without_reading_the_bucket(
     shutil.rmtree(s.corpus.root)
     config = tmp_path / "shadow.toml"
     config.write_text("grace_seconds = 1.0e9\n")  # nothing is lost when the grace never ends
-    assert 0 == main(["rejudge", "--config", str(config), "--db", str(s.db), "--now", NOW_ISO])
+    assert main(["rejudge", "--config", str(config), "--db", str(s.db), "--now", NOW_ISO]) == 0
     after = _report(capsys, s.db, "--config", str(config))
     assert before["totals"]["primary_only"] > 0
-    assert 0 == after["totals"]["primary_only"]
+    assert after["totals"]["primary_only"] == 0
     assert before["config_hash"] != after["config_hash"]
 
 
-def test_report_follows_the_published_schema(scanned: ScanFactory, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_follows_the_published_schema(
+    scanned: ScanFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     """report.md's field names are all present with the documented vocabularies."""
     s = scanned()
     report = _report(capsys, s.db)
-    assert 1 == report["schema_version"]
+    assert report["schema_version"] == 1
     assert {"verdict", "reasons", "criteria", "evidence_days", "strata"} <= set(report["readiness"])
-    assert {"runs", "paired", "matched", "mismatched", "waived", "primary_only", "candidate_only",
-            "pending", "stuck", "rejected_objects"} <= set(report["totals"])
+    assert {
+        "runs",
+        "paired",
+        "matched",
+        "mismatched",
+        "waived",
+        "primary_only",
+        "candidate_only",
+        "pending",
+        "stuck",
+        "rejected_objects",
+    } <= set(report["totals"])
     names = {c["name"] for c in report["readiness"]["criteria"]}
-    assert {"status", "steps", "retries", "timing", "completeness", "concurrency", "side_effects",
-            "input", "evidence"} == names
+    assert {
+        "status",
+        "steps",
+        "retries",
+        "timing",
+        "completeness",
+        "concurrency",
+        "side_effects",
+        "input",
+        "evidence",
+    } == names
     for c in report["readiness"]["criteria"]:
         assert {"name", "passed", "measured", "threshold", "evidence", "examples"} <= set(c)
     states = {r["state"] for r in report["runs"]}
@@ -166,12 +222,14 @@ def test_report_follows_the_published_schema(scanned: ScanFactory, capsys: pytes
     assert report["totals"]["rejected_objects"] == len(report["rejected"])
 
 
-def test_diff_marks_the_first_divergence(scanned: ScanFactory, capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_marks_the_first_divergence(
+    scanned: ScanFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`shadow diff` prints both runs side by side and names the first divergence."""
     s = scanned()
     plant = next(p for p in s.corpus.planted if p.kind.value == "step_missing")
     capsys.readouterr()
-    assert 0 == s.cli("diff", plant.run_id + "-dryrun")
+    assert s.cli("diff", plant.run_id + "-dryrun") == 0
     out = capsys.readouterr().out
     assert "first divergence: steps/step_missing" in out
     assert "persist-results" in out
@@ -183,9 +241,12 @@ def test_unknown_run_and_missing_ledger_are_clear_errors(
     """Mistakes at the terminal get a one-line explanation and exit code 3, not a traceback."""
     s = scanned()
     capsys.readouterr()
-    assert 3 == s.cli("diff", "no-such-run")
+    assert s.cli("diff", "no-such-run") == 3
     assert "not in the ledger" in capsys.readouterr().err
-    assert 3 == main(["report", "--db", str(tmp_path / "nope.db")])
+    assert main(["report", "--db", str(tmp_path / "nope.db")]) == 3
     assert "does not exist" in capsys.readouterr().err
-    assert 3 == main(["scan", "--once", "--source", "dir:/nonexistent/x", "--db", str(tmp_path / "x.db")])
+    assert (
+        main(["scan", "--once", "--source", "dir:/nonexistent/x", "--db", str(tmp_path / "x.db")])
+        == 3
+    )
     assert "shadow demo" in capsys.readouterr().err

@@ -23,7 +23,9 @@ def slow_down_candidates(root: Path, seconds: float) -> None:
         doc = json.loads(status.read_text())
         if doc.get("finished_at"):
             end = datetime.fromisoformat(doc["finished_at"].replace("Z", "+00:00"))
-            doc["finished_at"] = (end + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+            doc["finished_at"] = (
+                (end + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+            )
             status.write_text(json.dumps(doc))
 
 
@@ -49,9 +51,14 @@ def test_prometheus_scrapes_shadow_and_raises_the_expected_alerts(tmp_path: Path
         f"  - job_name: shadow\n    static_configs: [{{targets: ['127.0.0.1:{shadow_port}']}}]\n"
     )
     prom = subprocess.Popen(
-        [prometheus, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            prometheus,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{prom_port}"
     try:
@@ -65,8 +72,10 @@ def test_prometheus_scrapes_shadow_and_raises_the_expected_alerts(tmp_path: Path
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
-        up = httpx.get(f"{url}/api/v1/query", params={"query": 'up{job="shadow"}'}, timeout=5).json()["data"]["result"]
-        assert ["1"] == [v["value"][1] for v in up]
+        up = httpx.get(
+            f"{url}/api/v1/query", params={"query": 'up{job="shadow"}'}, timeout=5
+        ).json()["data"]["result"]
+        assert [v["value"][1] for v in up] == ["1"]
         assert seen.get("ShadowLostRuns") in ("pending", "firing"), seen
         assert seen.get("ShadowTimingRegression") in ("pending", "firing"), seen
         assert "ShadowDown" not in seen

@@ -13,9 +13,14 @@ from tests.e2e.conftest import NOW, NOW_ISO
 
 
 def _scan_report(capsys: pytest.CaptureFixture[str], root: Path, db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
-    assert 0 == main(["scan", "--once", "--source", f"dir:{root}", "--db", str(db), "--now", NOW_ISO, *extra])
+    assert (
+        main(
+            ["scan", "--once", "--source", f"dir:{root}", "--db", str(db), "--now", NOW_ISO, *extra]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert 0 == main(["report", "--json", "--db", str(db), "--now", NOW_ISO, *extra])
+    assert main(["report", "--json", "--db", str(db), "--now", NOW_ISO, *extra]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -25,7 +30,10 @@ def test_two_shards_are_disjoint_cover_everything_and_merge_to_the_whole(
     """--shard 0/2 and 1/2 judge disjoint runs; `shadow merge` of both equals the unsharded report."""
     corpus = write_demo(tmp_path / "bucket", now=NOW)
     whole = _scan_report(capsys, corpus.root, tmp_path / "all.db")
-    parts = [_scan_report(capsys, corpus.root, tmp_path / f"s{i}.db", "--shard", f"{i}/2") for i in range(2)]
+    parts = [
+        _scan_report(capsys, corpus.root, tmp_path / f"s{i}.db", "--shard", f"{i}/2")
+        for i in range(2)
+    ]
     keys = [{r["run_id"] for r in p["runs"]} for p in parts]
     assert keys[0] and keys[1]
     assert set() == keys[0] & keys[1]
@@ -34,20 +42,22 @@ def test_two_shards_are_disjoint_cover_everything_and_merge_to_the_whole(
     for i, p in enumerate(parts):
         files.append(tmp_path / f"s{i}.json")
         files[-1].write_text(json.dumps(p))
-    assert 0 == main(["merge", *map(str, files), "--now", NOW_ISO])
+    assert main(["merge", *map(str, files), "--now", NOW_ISO]) == 0
     merged = json.loads(capsys.readouterr().out)
     assert whole["totals"] == merged["totals"]
     assert whole["readiness"]["verdict"] == merged["readiness"]["verdict"]
     assert whole["readiness"]["criteria"] == merged["readiness"]["criteria"]
     assert whole["runs"] == merged["runs"]
-    assert {} == whole["unknown_fields"]
+    assert whole["unknown_fields"] == {}
 
 
-def test_overlapping_reports_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_overlapping_reports_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Merging a report with itself is an error, not a double count."""
     corpus = write_demo(tmp_path / "bucket", now=NOW)
     report = _scan_report(capsys, corpus.root, tmp_path / "all.db")
     path = tmp_path / "r.json"
     path.write_text(json.dumps(report))
-    assert 3 == main(["merge", str(path), str(path)])
+    assert main(["merge", str(path), str(path)]) == 3
     assert "overlap" in capsys.readouterr().err

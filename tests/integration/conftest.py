@@ -36,10 +36,16 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required"),
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
     )
     client.create_bucket(Bucket=BUCKET)
     yield client
@@ -49,6 +55,13 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def settings_for(endpoint: str, tmp_path: Any, **extra: Any) -> Any:
     from shadow.config import load_settings
 
-    s3 = {"endpoint_url": endpoint, "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY,
-          "concurrency": 8, **extra.pop("s3", {})}
-    return load_settings(**{"source": f"s3://{BUCKET}/", "db": tmp_path / "shadow.db", "s3": s3, **extra})
+    s3 = {
+        "endpoint_url": endpoint,
+        "access_key_id": ACCESS_KEY,
+        "secret_access_key": SECRET_KEY,
+        "concurrency": 8,
+        **extra.pop("s3", {}),
+    }
+    return load_settings(
+        **{"source": f"s3://{BUCKET}/", "db": tmp_path / "shadow.db", "s3": s3, **extra}
+    )

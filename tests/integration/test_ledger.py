@@ -20,9 +20,9 @@ def test_objects_upsert_keeps_first_seen_and_survives_reopen(tmp_path: Path) -> 
     ledger.save_objects([StoredObject("runs/a/status.json", "e2", 4, 20.0, 20.0, b"{ }")], 21.0)
     ledger.close()
     again = Ledger(db)
-    assert {"runs/a/status.json": "e2"} == again.known_etags()
+    assert again.known_etags() == {"runs/a/status.json": "e2"}
     [row] = again.object_index()
-    assert (10.0, b"{ }") == (row.first_seen, again.bodies([row.key])[row.key])
+    assert (row.first_seen, again.bodies([row.key])[row.key]) == (10.0, b"{ }")
 
 
 def test_polling_history_records_each_change_once(tmp_path: Path) -> None:
@@ -30,20 +30,31 @@ def test_polling_history_records_each_change_once(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.db")
     for state in ("queued", "queued", "running", "running", "completed"):
         ledger.append_observation("runs/a/", state, 1.0)
-    assert {"runs/a/": ("polling", ["queued", "running", "completed"])} == ledger.histories()
+    assert ledger.histories() == {"runs/a/": ("polling", ["queued", "running", "completed"])}
 
 
 def test_verdict_history_grows_only_on_change(tmp_path: Path) -> None:
     """Judging again with the same verdict and config adds no verdict row."""
     ledger = Ledger(tmp_path / "l.db")
     row = ResultRow("k", "a", "paired", "match", "[]", 1.0)
-    for at, verdict, cfg in ((1, "NOT_READY", "c1"), (2, "NOT_READY", "c1"), (3, "READY", "c1"), (4, "READY", "c2")):
+    for at, verdict, cfg in (
+        (1, "NOT_READY", "c1"),
+        (2, "NOT_READY", "c1"),
+        (3, "READY", "c1"),
+        (4, "READY", "c2"),
+    ):
         ledger.save_judgement([row], VerdictRow(at, verdict, cfg, []))
-    assert [(1, "NOT_READY"), (3, "READY"), (4, "READY")] == [(v.at, v.verdict) for v in ledger.verdicts()]
-    assert 1 == len(ledger.results())
+    assert [(v.at, v.verdict) for v in ledger.verdicts()] == [
+        (1, "NOT_READY"),
+        (3, "READY"),
+        (4, "READY"),
+    ]
+    assert len(ledger.results()) == 1
 
 
-def test_corrupt_ledger_is_a_clear_error_not_a_reset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_ledger_is_a_clear_error_not_a_reset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A file that is not a database is reported with its path and the fix, and left untouched."""
     db = tmp_path / "shadow.db"
     db.write_bytes(b"this is not sqlite" * 100)
@@ -51,8 +62,8 @@ def test_corrupt_ledger_is_a_clear_error_not_a_reset(tmp_path: Path, capsys: pyt
         Ledger(db)
     assert str(db) in str(err.value)
     assert "move it aside" in str(err.value)
-    assert b"this is not sqlite" * 100 == db.read_bytes()
-    assert 3 == main(["report", "--db", str(db)])
+    assert db.read_bytes() == b"this is not sqlite" * 100
+    assert main(["report", "--db", str(db)]) == 3
     assert str(db) in capsys.readouterr().err
 
 

@@ -20,7 +20,11 @@ def upload_tree(s3: Any, root: Path, prefix: str = "") -> int:
     count = 0
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.name != ".shadow-demo":
-            s3.put_object(Bucket=BUCKET, Key=prefix + path.relative_to(root).as_posix(), Body=path.read_bytes())
+            s3.put_object(
+                Bucket=BUCKET,
+                Key=prefix + path.relative_to(root).as_posix(),
+                Body=path.read_bytes(),
+            )
             count += 1
     return count
 
@@ -30,7 +34,9 @@ def bucket_state(s3: Any) -> list[tuple[str, str]]:
     return sorted((v["Key"], v["ETag"]) for page in pages for v in page.get("Versions", []))
 
 
-async def test_listing_pages_and_etags_match_the_server(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
+async def test_listing_pages_and_etags_match_the_server(
+    s3: Any, s3_endpoint: str, tmp_path: Path
+) -> None:
     """Listing walks every page and reports the server's ETag without quotes."""
     for i in range(7):
         s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=b"{}")
@@ -44,39 +50,49 @@ async def test_listing_pages_and_etags_match_the_server(s3: Any, s3_endpoint: st
     assert [f"runs/r{i}/status.json" for i in range(7)] == [o.key for o in listed]
     head = s3.head_object(Bucket=BUCKET, Key="runs/r3/status.json")
     assert head["ETag"].strip('"') == listed[3].etag
-    assert b"{}" == body
+    assert body == b"{}"
 
 
 async def test_versions_come_back_oldest_first(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
     """Three rewrites of status.json in a versioned bucket give three versions, oldest first."""
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     for state in ("queued", "running", "completed"):
-        s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json", Body=json.dumps({"status": state}).encode())
+        s3.put_object(
+            Bucket=BUCKET, Key="runs/r1/status.json", Body=json.dumps({"status": state}).encode()
+        )
     s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json.bak", Body=b"{}")
     source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
     try:
         versions = await source.list_versions("runs/r1/status.json")
-        bodies = [json.loads(await source.fetch(v.key, version_id=v.version_id))["status"] for v in versions]
+        bodies = [
+            json.loads(await source.fetch(v.key, version_id=v.version_id))["status"]
+            for v in versions
+        ]
     finally:
         await source.close()
-    assert ["queued", "running", "completed"] == bodies
-    assert [False, False, True] == [v.is_latest for v in versions]
+    assert bodies == ["queued", "running", "completed"]
+    assert [v.is_latest for v in versions] == [False, False, True]
 
 
 async def test_missing_bucket_and_dead_endpoint_are_classified_without_secrets(
     s3: Any, s3_endpoint: str, tmp_path: Path
 ) -> None:
     """A wrong bucket is not_found naming the bucket; a closed port is a connection error."""
-    missing = S3Source.from_settings(settings_for(s3_endpoint, tmp_path, source="s3://no-such-bucket/"))
-    dead = S3Source.from_settings(settings_for(
-        "http://127.0.0.1:1", tmp_path, s3={"max_attempts": 1, "connect_timeout_seconds": 0.5}))
+    missing = S3Source.from_settings(
+        settings_for(s3_endpoint, tmp_path, source="s3://no-such-bucket/")
+    )
+    dead = S3Source.from_settings(
+        settings_for(
+            "http://127.0.0.1:1", tmp_path, s3={"max_attempts": 1, "connect_timeout_seconds": 0.5}
+        )
+    )
     try:
         with pytest.raises(SourceError) as err:
             [o async for o in missing.list_objects("runs/")]
-        assert "not_found" == err.value.kind and "no-such-bucket" in str(err.value)
+        assert err.value.kind == "not_found" and "no-such-bucket" in str(err.value)
         with pytest.raises(SourceError) as err2:
             await dead.fetch("runs/x/status.json")
-        assert "connection" == err2.value.kind and "runs/x/status.json" in str(err2.value)
+        assert err2.value.kind == "connection" and "runs/x/status.json" in str(err2.value)
     finally:
         await missing.close()
         await dead.close()
@@ -87,7 +103,11 @@ async def test_missing_bucket_and_dead_endpoint_are_classified_without_secrets(
 def test_the_source_has_no_way_to_write() -> None:
     """Read-only by construction: no method of the S3 source can put, copy or delete."""
     names = [n for n in dir(S3Source) if not n.startswith("__")]
-    assert [] == [n for n in names if any(w in n.lower() for w in ("put", "delete", "copy", "upload", "write", "tag"))]
+    assert [
+        n
+        for n in names
+        if any(w in n.lower() for w in ("put", "delete", "copy", "upload", "write", "tag"))
+    ] == []
 
 
 async def test_engine_scans_incrementally_and_never_changes_the_bucket(
@@ -111,7 +131,7 @@ async def test_engine_scans_incrementally_and_never_changes_the_bucket(
         engine.ledger.close()
     assert first.scan.ok and first.scan.fetched > 0
     assert (0, second.scan.listed) == (second.scan.fetched, second.scan.unchanged)
-    assert 1 == third.scan.fetched
+    assert third.scan.fetched == 1
     assert first.report is not None and second.report is not None
     assert first.report.totals == second.report.totals
     after = bucket_state(s3)
@@ -142,12 +162,20 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
     """With versioning, a candidate that went running -> queued is a forbidden move the final state hides."""
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     base = {"agent_slug": "a", "trigger": "manual", "started_at": "2026-03-01T10:00:00Z"}
-    for side, states in (("r1", ["requested", "queued", "running", "completed"]),
-                         ("r1-dryrun", ["requested", "running", "queued", "running", "completed"])):
+    for side, states in (
+        ("r1", ["requested", "queued", "running", "completed"]),
+        ("r1-dryrun", ["requested", "running", "queued", "running", "completed"]),
+    ):
         for state in states:
-            doc = {**base, "run_id": side, "status": state,
-                   "finished_at": "2026-03-01T10:01:00Z" if state == "completed" else None}
-            s3.put_object(Bucket=BUCKET, Key=f"runs/{side}/status.json", Body=json.dumps(doc).encode())
+            doc = {
+                **base,
+                "run_id": side,
+                "status": state,
+                "finished_at": "2026-03-01T10:01:00Z" if state == "completed" else None,
+            }
+            s3.put_object(
+                Bucket=BUCKET, Key=f"runs/{side}/status.json", Body=json.dumps(doc).encode()
+            )
     engine = make_engine(settings_for(s3_endpoint, tmp_path))
     try:
         summary = await engine.run_cycle(NOW.timestamp())
@@ -158,4 +186,4 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
     [run] = summary.report.runs
     kinds = {(f.dimension.value, f.kind.value) for f in run.findings}
     assert ("status", "forbidden_transition") in kinds
-    assert {"versioned": 2} == summary.report.readiness.evidence_mode
+    assert summary.report.readiness.evidence_mode == {"versioned": 2}

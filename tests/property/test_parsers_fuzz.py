@@ -23,12 +23,32 @@ from shadow.store import StoredObject
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5)
+    ),
     max_leaves=30,
 )
-FIELDS = ["run_id", "agent_slug", "status", "trigger", "started_at", "finished_at", "current_step",
-          "steps_total", "steps_completed", "proposals_created", "error", "step_number", "step_name",
-          "duration_ms", "retries", "steps_count", "_orchestrator_meta", "runId", "startedAt"]
+FIELDS = [
+    "run_id",
+    "agent_slug",
+    "status",
+    "trigger",
+    "started_at",
+    "finished_at",
+    "current_step",
+    "steps_total",
+    "steps_completed",
+    "proposals_created",
+    "error",
+    "step_number",
+    "step_name",
+    "duration_ms",
+    "retries",
+    "steps_count",
+    "_orchestrator_meta",
+    "runId",
+    "startedAt",
+]
 PLAUSIBLE = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), JSON, max_size=12)
 KEY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
 
@@ -68,14 +88,31 @@ def test_odd_keys_parse_or_are_ignored(run_id: str, rest: str, layout: Layout) -
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(["status.json", "manifest.json", "steps/1.json",
-                                            "steps/2-x.json", "steps/zz.json", "output/proposal.md"]),
-                          st.binary(max_size=300) | PLAUSIBLE.map(lambda d: json.dumps(d).encode())),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "status.json",
+                    "manifest.json",
+                    "steps/1.json",
+                    "steps/2-x.json",
+                    "steps/zz.json",
+                    "output/proposal.md",
+                ]
+            ),
+            st.binary(max_size=300) | PLAUSIBLE.map(lambda d: json.dumps(d).encode()),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_any_run_directory_normalizes(files: list[tuple[str, bytes]]) -> None:
     """A run directory of arbitrary objects assembles and normalizes; every bad object is counted."""
     unique = dict(files)
-    objs = [StoredObject(f"runs/r1-dryrun/{n}", "e", len(b), 0.0, 0.0, b) for n, b in unique.items()]
+    objs = [
+        StoredObject(f"runs/r1-dryrun/{n}", "e", len(b), 0.0, 0.0, b) for n, b in unique.items()
+    ]
     group: RunObjects = next(iter(group_objects(objs, KeyLayout(Layout.FLAT)).values()))
     bodies = {o.key: o.body for o in objs if o.body is not None}
     ev = assemble(group, bodies, None, 1024 * 1024)
@@ -83,4 +120,4 @@ def test_any_run_directory_normalizes(files: list[tuple[str, bytes]]) -> None:
     json_objects = [k for k in group.keys if not k.rest.startswith("output/")]
     accepted = (ev.status is not None) + (ev.manifest is not None) + len(ev.steps)
     assert len(json_objects) == accepted + len(ev.rejected)
-    assert "r1" == run.pairing_key
+    assert run.pairing_key == "r1"

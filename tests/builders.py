@@ -1,0 +1,107 @@
+"""Small builders for pure tests: a realistic completed 4-step run unless told otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from shadow.evidence import HistoryMode
+from shadow.findings import Finding
+from shadow.layout import Side
+from shadow.normalized import NormalizedRun, NormStep, RetryInfo
+from shadow.pairing import PairState
+from shadow.results import PairResult, outcome_of
+from shadow.vocabulary import RunState, StepState, run_error_class
+
+T0 = 1_772_000_000.0  # 2026-02-25
+PIPELINE = (
+    ("load-context", 500.0),
+    ("execute-agent", 20000.0),
+    ("persist-results", 400.0),
+    ("finalize", 50.0),
+)
+
+
+def steps(*names: str, state: StepState = StepState.COMPLETED) -> tuple[NormStep, ...]:
+    durations = dict(PIPELINE)
+    return tuple(
+        NormStep(i + 1, n, state, None, durations.get(n, 100.0)) for i, n in enumerate(names)
+    )
+
+
+def run(
+    key: str = "r1",
+    side: Side = Side.PRIMARY,
+    *,
+    agent: str = "archivist-violin",
+    state: RunState | None = RunState.COMPLETED,
+    history: tuple[RunState, ...] | None = None,
+    error: str | None = None,
+    start: float = T0,
+    end: float | None = None,
+    step_list: tuple[NormStep, ...] | None = None,
+    retries: tuple[RetryInfo, ...] = (),
+    proposals: int = 0,
+    **extra: Any,
+) -> NormalizedRun:
+    step_list = step_list if step_list is not None else steps(*(n for n, _ in PIPELINE))
+    total = sum(s.duration_ms or 0 for s in step_list) / 1000
+    terminal = state in (RunState.COMPLETED, RunState.FAILED)
+    finish = end if end is not None else (start + total if terminal else None)
+    mocked = sum(s.duration_ms or 0 for s in step_list if s.name == "execute-agent")
+    e2e = (finish - start) * 1000 - mocked if finish is not None else None
+    base = NormalizedRun(
+        pairing_key=key,
+        side=side,
+        agent=agent,
+        run_dir=f"runs/{key}{'-dryrun' if side is Side.CANDIDATE else ''}/",
+        state=state,
+        history=history if history is not None else ((state,) if state else ()),
+        history_mode=HistoryMode.POLLING,
+        error_code=error,
+        error_class=run_error_class(error),
+        trigger="cron",
+        started_at=start,
+        finished_at=finish,
+        first_seen=start,
+        steps=step_list,
+        retries=retries,
+        proposals=proposals,
+        proposal_outputs=(),
+        unknown_fields=frozenset(),
+        vendor_fields=frozenset(),
+        queued_observed=RunState.QUEUED in (history or ()),
+        e2e_ms=e2e,
+        input_findings=(),
+    )
+    return replace(base, **extra) if extra else base
+
+
+def twin(primary: NormalizedRun, **changes: Any) -> NormalizedRun:
+    """The candidate of a primary: same behaviour unless `changes` say otherwise."""
+    base = replace(primary, side=Side.CANDIDATE, run_dir=primary.run_dir.rstrip("/") + "-dryrun/")
+    return replace(base, **changes) if changes else base
+
+
+def result(
+    key: str,
+    agent: str = "a",
+    *,
+    state: PairState = PairState.PAIRED,
+    findings: tuple[Finding, ...] = (),
+    start: float = T0,
+    ratio: float | None = 1.0,
+    retries: bool = False,
+    candidate_ms: float | None = 1000.0,
+) -> PairResult:
+    return PairResult(
+        key,
+        agent,
+        state,
+        outcome_of(state, findings),
+        findings,
+        start,
+        ratio,
+        retries,
+        candidate_ms,
+    )

@@ -1,0 +1,289 @@
+"""Every comparator kind, table-driven: (primary, candidate) -> the findings a user relies on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from shadow.comparators import CompareOptions, compare_pair, completeness, concurrency
+from shadow.findings import Dimension, Kind, Severity
+from shadow.layout import Side
+from shadow.normalized import NormalizedRun, NormStep, RetryInfo
+from shadow.pairing import Pair, PairState
+from shadow.vocabulary import RunState, StepState
+from tests.builders import T0, run, steps, twin
+
+OPTS = CompareOptions()
+P = run()
+FAILED = run(
+    state=RunState.FAILED,
+    error="INTERNAL_ERROR",
+    step_list=(
+        NormStep(1, "load-context", StepState.COMPLETED, None, 500.0),
+        NormStep(2, "execute-agent", StepState.FAILED, "INTERNAL_ERROR", 900.0),
+    ),
+)
+RETRY = (RetryInfo("execute-agent", True, "NLM_UNAVAILABLE", 2),)
+RETRIED = run(retries=RETRY)
+
+
+def _moved(run_: NormalizedRun, order: tuple[str, ...]) -> NormalizedRun:
+    by_name = {s.name: s for s in run_.steps}
+    return replace(
+        run_, steps=tuple(replace(by_name[n], number=i + 1) for i, n in enumerate(order))
+    )
+
+
+CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, Severity]]]] = [
+    (
+        "terminal state",
+        P,
+        twin(
+            P,
+            state=RunState.FAILED,
+            error_code="VALIDATION_FAILED",
+            error_class="VALIDATION_FAILED",
+        ),
+        {(Dimension.STATUS, Kind.TERMINAL_STATE_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "error code",
+        FAILED,
+        twin(FAILED, error_code="RATE_LIMITED", error_class="RATE_LIMITED"),
+        {(Dimension.STATUS, Kind.ERROR_CODE_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "order",
+        run(history=(RunState.QUEUED, RunState.RUNNING, RunState.COMPLETED)),
+        twin(P, history=(RunState.RUNNING, RunState.QUEUED, RunState.COMPLETED)),
+        {
+            (Dimension.STATUS, Kind.TRANSITION_ORDER_DIFFERS, Severity.ERROR),
+            (Dimension.STATUS, Kind.FORBIDDEN_TRANSITION, Severity.ERROR),
+        },
+    ),
+    (
+        "forbidden in primary is a warning",
+        run(history=(RunState.COMPLETED, RunState.RUNNING, RunState.COMPLETED)),
+        twin(P, history=(RunState.RUNNING, RunState.COMPLETED)),
+        {
+            (Dimension.STATUS, Kind.FORBIDDEN_TRANSITION, Severity.WARNING),
+            (Dimension.STATUS, Kind.TRANSITION_ORDER_DIFFERS, Severity.ERROR),
+        },
+    ),
+    (
+        "step missing",
+        P,
+        twin(P, steps=steps("load-context", "execute-agent", "finalize")),
+        {(Dimension.STEPS, Kind.STEP_MISSING, Severity.ERROR)},
+    ),
+    (
+        "step extra",
+        P,
+        twin(
+            P,
+            steps=steps("load-context", "execute-agent", "persist-results", "validate", "finalize"),
+        ),
+        {(Dimension.STEPS, Kind.STEP_EXTRA, Severity.ERROR)},
+    ),
+    (
+        "one move is one reorder",
+        P,
+        _moved(twin(P), ("load-context", "persist-results", "execute-agent", "finalize")),
+        {(Dimension.STEPS, Kind.STEP_REORDERED, Severity.ERROR)},
+    ),
+    (
+        "step status",
+        P,
+        twin(P, steps=(*P.steps[:2], replace(P.steps[2], state=StepState.SKIPPED), P.steps[3])),
+        {(Dimension.STEPS, Kind.STEP_STATUS_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "step error",
+        FAILED,
+        twin(FAILED, steps=(FAILED.steps[0], replace(FAILED.steps[1], error_code="FORBIDDEN"))),
+        {(Dimension.STEPS, Kind.STEP_ERROR_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "retry missing",
+        RETRIED,
+        twin(RETRIED, retries=()),
+        {(Dimension.RETRIES, Kind.RETRY_MISSING, Severity.ERROR)},
+    ),
+    (
+        "retry extra",
+        P,
+        twin(P, retries=RETRY),
+        {(Dimension.RETRIES, Kind.RETRY_EXTRA, Severity.ERROR)},
+    ),
+    (
+        "retry outcome",
+        RETRIED,
+        twin(RETRIED, retries=(replace(RETRY[0], recovered=False),)),
+        {(Dimension.RETRIES, Kind.RETRY_OUTCOME_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "retry error",
+        RETRIED,
+        twin(RETRIED, retries=(replace(RETRY[0], error_code="RATE_LIMITED"),)),
+        {(Dimension.RETRIES, Kind.RETRY_ERROR_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "retry attempts are info",
+        RETRIED,
+        twin(RETRIED, retries=(replace(RETRY[0], attempts=3),)),
+        {(Dimension.RETRIES, Kind.RETRY_ATTEMPTS_DIFFER, Severity.INFO)},
+    ),
+    (
+        "slow run and step",
+        P,
+        twin(
+            P,
+            e2e_ms=(P.e2e_ms or 0) * 2.5,
+            steps=(P.steps[0], P.steps[1], replace(P.steps[2], duration_ms=2000.0), P.steps[3]),
+        ),
+        {
+            (Dimension.TIMING, Kind.RUN_SLOWER, Severity.WARNING),
+            (Dimension.TIMING, Kind.STEP_SLOWER, Severity.WARNING),
+        },
+    ),
+    (
+        "proposals",
+        P,
+        twin(P, proposals=1),
+        {(Dimension.SIDE_EFFECTS, Kind.PROPOSALS_CREATED, Severity.ERROR)},
+    ),
+    (
+        "proposal output",
+        P,
+        twin(P, proposal_outputs=("runs/r1-dryrun/output/proposal-1.json",)),
+        {(Dimension.SIDE_EFFECTS, Kind.PROPOSAL_OUTPUT, Severity.ERROR)},
+    ),
+    (
+        "vendor leak",
+        P,
+        twin(P, vendor_fields=frozenset({"triggerRunId"})),
+        {(Dimension.SIDE_EFFECTS, Kind.VENDOR_FIELD_LEAK, Severity.ERROR)},
+    ),
+    # Equal-but-noisy: nothing at all.
+    (
+        "retries exhausted equivalence",
+        FAILED,
+        twin(
+            FAILED,
+            error_code="AGENT_TIMEOUT",
+            error_class="RETRIES_EXHAUSTED",
+            steps=(FAILED.steps[0], replace(FAILED.steps[1], error_code="AGENT_TIMEOUT")),
+        ),
+        set(),
+    ),
+    (
+        "unobserved states are not a mismatch",
+        run(history=(RunState.REQUESTED, RunState.QUEUED, RunState.RUNNING, RunState.COMPLETED)),
+        twin(P, history=(RunState.RUNNING, RunState.COMPLETED)),
+        set(),
+    ),
+    (
+        "mocked step much faster",
+        P,
+        twin(P, steps=(P.steps[0], replace(P.steps[1], duration_ms=80.0), *P.steps[2:])),
+        set(),
+    ),
+    (
+        "a slower mocked step is not timed",
+        P,
+        twin(P, steps=(P.steps[0], replace(P.steps[1], duration_ms=90000.0), *P.steps[2:])),
+        set(),
+    ),
+    (
+        "tiny absolute slowdowns are noise",
+        P,
+        twin(P, steps=(*P.steps[:3], replace(P.steps[3], duration_ms=120.0))),
+        set(),
+    ),
+    ("primary proposals are allowed", run(proposals=3), twin(P), set()),
+]
+
+
+@pytest.mark.parametrize(
+    ("primary", "candidate", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_pair_comparators(
+    primary: NormalizedRun,
+    candidate: NormalizedRun,
+    expected: set[tuple[Dimension, Kind, Severity]],
+) -> None:
+    """Each difference is reported in its dimension with its kind and severity, and nothing else."""
+    found = {(f.dimension, f.kind, f.severity) for f in compare_pair(primary, candidate, OPTS)}
+    assert expected == found
+
+
+def test_a_skipped_step_is_one_finding_not_a_cascade() -> None:
+    """Dropping step 2 of nine reports one missing step, not eight renumbered ones."""
+    names = tuple(f"gen-{i}" for i in range(1, 10))
+    p = run(step_list=steps(*names))
+    c = twin(p, steps=steps(*(n for n in names if n != "gen-2")))
+    found = [(f.kind, f.subject) for f in compare_pair(p, c, OPTS)]
+    assert found == [(Kind.STEP_MISSING, "gen-2")]
+
+
+def _pair(key: str, p: NormalizedRun | None, c: NormalizedRun | None, state: PairState) -> Pair:
+    return Pair(key, p, c, state)
+
+
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [
+        (PairState.PRIMARY_ONLY, Kind.LOST_RUN),
+        (PairState.CANDIDATE_ONLY, Kind.ORPHAN_RUN),
+        (PairState.STUCK, Kind.STUCK_RUN),
+    ],
+)
+def test_completeness_window(state: PairState, kind: Kind) -> None:
+    """Lost, orphan and stuck pairs get one completeness error each; paired ones none."""
+    stuck = run(state=RunState.RUNNING)
+    pairs = [_pair("ok", P, twin(P), PairState.PAIRED), _pair("x", stuck, None, state)]
+    found = completeness.compare(pairs, T0)
+    assert {"x"} == set(found)
+    assert [(Dimension.COMPLETENESS, kind, Severity.ERROR)] == [
+        (f.dimension, f.kind, f.severity) for f in found["x"]
+    ]
+
+
+def _timed(key: str, start: float, seconds: float, side: Side, **kw: object) -> NormalizedRun:
+    return run(key, side, start=start, end=start + seconds, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("primaries_overlap", "queued", "expected"),
+    [
+        (False, False, [Kind.OVERLAP]),
+        (False, True, [Kind.QUEUE_BYPASSED]),
+        (True, False, []),
+    ],
+)
+def test_concurrency_window(primaries_overlap: bool, queued: bool, expected: list[Kind]) -> None:
+    """Overlapping dry runs are a finding on the later run only where the primaries were serialized."""
+    p1 = _timed("a", T0, 60, Side.PRIMARY)
+    p2 = _timed(
+        "b", T0 + (30 if primaries_overlap else 120), 60, Side.PRIMARY, queued_observed=queued
+    )
+    c1 = _timed("a", T0 + 5, 60, Side.CANDIDATE)
+    c2 = _timed("b", T0 + 20, 60, Side.CANDIDATE)
+    pairs = [_pair("a", p1, c1, PairState.PAIRED), _pair("b", p2, c2, PairState.PAIRED)]
+    found = concurrency.compare(pairs, T0 + 1000)
+    assert expected == [f.kind for f in found.get("b", [])]
+    assert "a" not in found
+
+
+def test_other_agents_never_overlap() -> None:
+    """Runs of different agents may run side by side."""
+    c1 = _timed("a", T0, 60, Side.CANDIDATE)
+    c2 = _timed("b", T0 + 10, 60, Side.CANDIDATE, agent="other-agent")
+    pairs = [
+        _pair("a", _timed("a", T0, 60, Side.PRIMARY), c1, PairState.PAIRED),
+        _pair(
+            "b", _timed("b", T0 + 500, 60, Side.PRIMARY, agent="other-agent"), c2, PairState.PAIRED
+        ),
+    ]
+    assert concurrency.compare(pairs, T0 + 1000) == {}

@@ -1,0 +1,72 @@
+"""Pairing states with time as an input, duplicates, and shards."""
+
+from __future__ import annotations
+
+import pytest
+
+from shadow.findings import Kind
+from shadow.layout import Side
+from shadow.pairing import (
+    PairBy,
+    PairingOptions,
+    PairState,
+    classify,
+    group_runs,
+    pair_runs,
+    shard_of,
+)
+from shadow.vocabulary import RunState
+from tests.builders import T0, run, twin
+
+OPTS = PairingOptions(grace_s=900, run_timeout_s=600)
+DONE = run(start=T0, end=T0 + 60)
+RUNNING = run(state=RunState.RUNNING, start=T0)
+
+CASES = [
+    ("both terminal", DONE, twin(DONE), T0 + 61, PairState.PAIRED),
+    ("primary still running", RUNNING, twin(RUNNING), T0 + 120, PairState.PENDING),
+    ("twin may still arrive", DONE, None, T0 + 60 + 899, PairState.PENDING),
+    ("twin lost past grace", DONE, None, T0 + 60 + 901, PairState.PRIMARY_ONLY),
+    ("twin still running inside timeout", DONE, twin(RUNNING), T0 + 600, PairState.PENDING),
+    ("orphan past grace", None, twin(DONE), T0 + 901, PairState.CANDIDATE_ONLY),
+    ("orphan inside grace", None, twin(DONE), T0 + 899, PairState.PENDING),
+    ("stuck past timeout plus grace", RUNNING, twin(RUNNING), T0 + 1501, PairState.STUCK),
+    ("not yet stuck", RUNNING, twin(RUNNING), T0 + 1499, PairState.PENDING),
+    ("a stuck twin is stuck", DONE, twin(RUNNING), T0 + 1501, PairState.STUCK),
+]
+
+
+@pytest.mark.parametrize(
+    ("primary", "candidate", "now", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_classify(primary, candidate, now, expected) -> None:  # type: ignore[no-untyped-def]
+    """Each pairing state follows from the runs and the time given."""
+    assert expected == classify(primary, candidate, now, OPTS)
+
+
+def test_held_keys_stay_pending() -> None:
+    """A key whose object could not be read this cycle is held pending, not judged lost."""
+    [pair] = pair_runs({"r1": (DONE, None)}, T0 + 10_000, OPTS, held=frozenset({"r1"}))
+    assert pair.state == PairState.PENDING
+
+
+def test_duplicates_are_reported_and_never_paired_twice() -> None:
+    """Two dry runs for one idempotency key: the earliest is paired, the other is a duplicate."""
+    p = run("u1", idempotency_key="update-42")
+    c1 = twin(run("u1x", start=T0 + 5, idempotency_key="update-42"))
+    c2 = twin(run("u1y", start=T0 + 9, idempotency_key="update-42"))
+    grouped = group_runs([p, c2, c1], PairBy.IDEMPOTENCY_KEY)
+    assert list(grouped.sides) == ["update-42"]
+    primary, candidate = grouped.sides["update-42"]
+    assert (p, c1) == (primary, candidate)
+    [dup] = grouped.duplicates["update-42"]
+    assert (Kind.DUPLICATE_RUN, Side.CANDIDATE.value) == (dup.kind, dup.path)
+
+
+def test_shards_are_stable_and_cover_every_key() -> None:
+    """Every key lands in exactly one shard, the same one every time."""
+    keys = [f"run_{i}" for i in range(2000)]
+    shards = [shard_of(k, 4) for k in keys]
+    assert shards == [shard_of(k, 4) for k in keys]
+    assert {0, 1, 2, 3} == set(shards)
+    assert min(shards.count(i) for i in range(4)) > 400

@@ -1,0 +1,121 @@
+"""Every verdict branch, from PairResults built directly."""
+
+from __future__ import annotations
+
+from shadow.findings import Dimension, Finding, Kind, Severity
+from shadow.pairing import PairState
+from shadow.verdict import LatencySLO, Thresholds, Verdict, judge_readiness
+from tests.builders import T0, result
+
+DAY = 86400.0
+T = Thresholds(min_pairs=40, min_pairs_per_agent=10, min_days=14, timing_min_pairs=10)
+ERR = Finding(
+    dimension=Dimension.STEPS,
+    kind=Kind.STEP_MISSING,
+    severity=Severity.ERROR,
+    path="steps[2]",
+    message="x",
+)
+
+
+def clean(
+    n: int, agents: tuple[str, ...] = ("a", "b"), days: float = 15.0, ratio: float = 1.0
+) -> list:  # type: ignore[type-arg]
+    return [
+        result(
+            f"r{i}", agents[i % len(agents)], start=T0 + days * DAY * i / max(1, n - 1), ratio=ratio
+        )
+        for i in range(n)
+    ]
+
+
+def test_ready_with_enough_clean_evidence() -> None:
+    """Enough pairs, days and per-agent pairs with nothing failing is READY."""
+    r = judge_readiness(clean(60), T)
+    assert (r.verdict, r.reasons) == (Verdict.READY, ())
+    assert all(s.verdict is Verdict.READY for s in r.strata)
+
+
+def test_an_unwaived_error_blocks_even_with_little_evidence() -> None:
+    """One error finding is NOT_READY though evidence is short."""
+    results = clean(5)
+    results[0] = result("r0", "a", findings=(ERR,))
+    r = judge_readiness(results, T)
+    assert r.verdict == Verdict.NOT_READY
+    assert any(reason.startswith("steps:") for reason in r.reasons)
+
+
+def test_waived_errors_do_not_block() -> None:
+    """A waived error leaves the verdict READY."""
+    results = clean(60)
+    results[0] = result("r0", "a", findings=(ERR.model_copy(update={"waived_by": "w1"}),))
+    assert judge_readiness(results, T).verdict == Verdict.READY
+
+
+def test_short_evidence_is_insufficient_and_says_what_is_missing() -> None:
+    """Too few pairs, days, or pairs for one agent give INSUFFICIENT_DATA with the gap in words."""
+    few = judge_readiness(clean(30), T)
+    assert few.verdict == Verdict.INSUFFICIENT_DATA
+    assert "needs 10 more pairs in total" in few.needs
+    short = judge_readiness(clean(60, days=5), T)
+    assert short.verdict == Verdict.INSUFFICIENT_DATA and any("more days" in n for n in short.needs)
+    lopsided = [*clean(60, agents=("a",)), result("z1", "rare", start=T0)]
+    r = judge_readiness(lopsided, T)
+    assert r.verdict == Verdict.INSUFFICIENT_DATA
+    assert "needs 9 more pairs for rare" in r.needs
+
+
+def test_timing_fails_on_p95_with_enough_pairs_and_waits_with_too_few() -> None:
+    """A slow p95 is NOT_READY once timed pairs suffice; with too few it is undecided."""
+    slow = clean(60, ratio=1.3)
+    r = judge_readiness(slow, T)
+    assert r.verdict == Verdict.NOT_READY
+    assert any(reason.startswith("timing: p95 ratio 1.30 > 1.20") for reason in r.reasons)
+    few = judge_readiness(
+        clean(60, ratio=1.3)[:6],
+        Thresholds(min_pairs=0, min_pairs_per_agent=0, min_days=0, timing_min_pairs=10),
+    )
+    assert few.verdict == Verdict.INSUFFICIENT_DATA
+
+
+def test_one_slow_agent_blocks_the_roll_up_and_is_named() -> None:
+    """A timing failure in one agent makes the whole verdict NOT_READY, naming the agent."""
+    results = clean(60) + [
+        result(f"s{i}", "slowpoke", start=T0 + i * DAY, ratio=1.5) for i in range(15)
+    ]
+    r = judge_readiness(results, T)
+    assert r.verdict == Verdict.NOT_READY
+    assert "timing: p95 ratio 1.50 > 1.20 (agent slowpoke)" in r.reasons
+
+
+def test_pending_runs_never_count() -> None:
+    """An error on a pending run does not block, and pending runs are no evidence."""
+    results = [*clean(60), result("p", "a", state=PairState.PENDING, findings=(ERR,))]
+    assert judge_readiness(results, T).verdict == Verdict.READY
+
+
+def test_latency_slo_breach_fails_timing_for_its_stratum() -> None:
+    """An absolute p95 latency objective is judged beside the relative rule."""
+    t = Thresholds(
+        min_pairs=40,
+        min_pairs_per_agent=10,
+        min_days=14,
+        timing_min_pairs=10,
+        slos=(("a", LatencySLO(p50_ms=2000, p95_ms=5000)),),
+    )
+    results = [
+        result(
+            r.key, r.agent, start=r.start or T0, candidate_ms=6000.0 if r.agent == "a" else 900.0
+        )
+        for r in clean(60)
+    ]
+    r = judge_readiness(results, t)
+    assert r.verdict == Verdict.NOT_READY
+    assert any("latency p95 6000 ms > 5000 ms (agent a)" in reason for reason in r.reasons)
+
+
+def test_missed_schedules_fail_completeness() -> None:
+    """A scheduled run missing on a side fails completeness even with no run to attach it to."""
+    r = judge_readiness(clean(60), T, {"a": ["schedule a@2026-02-26T12:00:00Z"]})
+    assert r.verdict == Verdict.NOT_READY
+    assert any(reason.startswith("completeness:") for reason in r.reasons)
