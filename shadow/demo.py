@@ -616,19 +616,19 @@ def _neighbour(pairs: list[Pair], idx: int) -> str:
 
 
 def _overlap(pairs: list[Pair], earlier: int, later: int) -> Planted:
-    """The later dry run starts while the agent's previous dry run is still going."""
+    """The earlier dry run is delivered late and still runs when the agent's next one starts."""
     first, second = pairs[earlier][1], pairs[later][1]
     assert first is not None and second is not None and first.start is not None
     _, end = _timed(first)
-    assert end is not None
-    second.start = first.start + (end - first.start) / 2
+    assert end is not None and second.start is not None
+    first.start = second.start - (end - first.start) / 2
     return Planted(second.run_id, Dimension.CONCURRENCY, Kind.OVERLAP)
 
 
 # --- runs around `now` -----------------------------------------------------------------------
 
 
-def _running(rng: random.Random, run: SideRun, steps_done: int) -> SideRun:
+def _running(run: SideRun, steps_done: int) -> SideRun:
     """Cut a run to `steps_done` finished steps plus one still running; no manifest yet."""
     run.steps = run.steps[: steps_done + 1]
     run.steps[-1].status, run.steps[-1].summary = "running", None
@@ -648,12 +648,13 @@ def _queued(run: SideRun, now: datetime, position: int) -> SideRun:
 def _in_flight(rng: random.Random, now: datetime) -> list[Pair]:
     """Running on both sides, one queued behind a running run, one twin not written yet."""
     out: list[Pair] = []
+    ago = [timedelta(seconds=s + rng.uniform(0, 30)) for s in (100, 150, 200, 30, 360)]
     for i, agent in enumerate(AGENTS[:3]):
-        p, c = _clean_pair(rng, (agent, "manual", now - timedelta(seconds=100 + 50 * i)), True)
-        out.append((_running(rng, p, 1), _running(rng, c, 1)))
-    p, c = _clean_pair(rng, (AGENTS[0], "manual", now - timedelta(seconds=40)), True)
+        p, c = _clean_pair(rng, (agent, "manual", now - ago[i]), True)
+        out.append((_running(p, 1), _running(c, 1)))
+    p, c = _clean_pair(rng, (AGENTS[0], "manual", now - ago[3]), True)
     out.append((_queued(p, now, 1), _queued(c, now, rng.choice((1, 2)))))
-    late, _ = _clean_pair(rng, (AGENTS[3], "cron", now - timedelta(minutes=6)), True)
+    late, _ = _clean_pair(rng, (AGENTS[3], "manual", now - ago[4]), True)
     return [*out, (late, None)]
 
 
@@ -664,7 +665,7 @@ def _stuck_and_orphan(rng: random.Random, now: datetime) -> tuple[list[Pair], li
         Planted(p.run_id, Dimension.COMPLETENESS, Kind.STUCK_RUN),
         Planted(orphan.run_id, Dimension.COMPLETENESS, Kind.ORPHAN_RUN),
     ]
-    return [(_running(rng, p, 1), _running(rng, c, 1)), (None, orphan)], planted
+    return [(_running(p, 1), _running(c, 1)), (None, orphan)], planted
 
 
 # --- the entry points ------------------------------------------------------------------------

@@ -113,11 +113,19 @@ class Engine:
         return stats
 
     def _mine(self, key: str) -> bool:
-        """Whether this shard owns the key's run (keys outside any run belong to shard 0)."""
+        """Whether this shard owns the key's run (keys outside any run belong to shard 0).
+
+        In the nested layout the agent is in the key, so a shard owns whole agents and every
+        window check (concurrency, schedules, per-agent verdicts) stays inside one process. In the
+        flat layout only the run id is known before reading, so shards split agents and a
+        concurrency overlap between runs of different shards goes unseen (docs/scaling.md).
+        """
         assert self.opts.shard is not None
         parsed = self.opts.layout.parse(key)
         index, count = self.opts.shard
-        return index == (shard_of(parsed.pairing_key, count) if parsed else 0)
+        if parsed is None:
+            return index == 0
+        return index == shard_of(parsed.agent_from_path or parsed.pairing_key, count)
 
     async def _ingest(self, changed: list[ListedObject], now: float, stats: ScanStats) -> None:
         sem = asyncio.Semaphore(self.opts.concurrency)

@@ -336,10 +336,10 @@ class _SnapshotCollector(PromCollector):
                 {(): s.evidence_pairs},
             ),
             (
-                "shadow_evidence_days",
-                "Span of primary run starts in the evidence, in days.",
+                "shadow_evidence_span_seconds",
+                "Span of primary run starts in the evidence.",
                 [],
-                {(): s.evidence_days},
+                {(): s.evidence_days * 86400},
             ),
             ("shadow_objects_listed", "Objects in the last listing.", [], {(): s.objects_listed}),
             (
@@ -351,17 +351,20 @@ class _SnapshotCollector(PromCollector):
         ]
         for name, doc, labels, values in gauges:
             yield _gauge(name, doc, labels, values)
-        yield _quantiles(
-            "shadow_duration_quantile_ratio",
-            "Quantiles of paired duration ratios (dry run / primary).",
-            {(): s.ratios},
-        )
-        yield _quantiles(
-            "shadow_agent_duration_quantile_ratio",
-            "Quantiles of paired duration ratios per agent.",
-            {(a,): v for a, v in s.agent_ratios.items()},
-            ["agent"],
-        )
+        for q in (50, 95):
+            yield _quantile(
+                f"shadow_duration_p{q}_ratio",
+                f"p{q} of paired duration ratios (dry run / primary, mocked steps excluded).",
+                {(): s.ratios},
+                q / 100,
+            )
+            yield _quantile(
+                f"shadow_agent_duration_p{q}_ratio",
+                f"p{q} of paired duration ratios per agent.",
+                {(a,): v for a, v in s.agent_ratios.items()},
+                q / 100,
+                ["agent"],
+            )
         yield _ratio_histogram(s.ratios)
 
 
@@ -378,15 +381,18 @@ def _gauge(
     return g
 
 
-def _quantiles(
-    name: str, doc: str, groups: dict[tuple[str, ...], list[float]], labels: Sequence[str] = ()
+def _quantile(
+    name: str,
+    doc: str,
+    groups: dict[tuple[str, ...], list[float]],
+    q: float,
+    labels: Sequence[str] = (),
 ) -> GaugeMetricFamily:
-    g = GaugeMetricFamily(name, doc, labels=[*labels, "quantile"])
+    # Separate gauges per quantile: a `quantile` label is reserved for summaries.
+    g = GaugeMetricFamily(name, doc, labels=list(labels))
     for key, values in sorted(groups.items()):
         if values:
-            ordered = sorted(values)
-            for q in (0.5, 0.95):
-                g.add_metric([*key, str(q)], quantile(ordered, q))
+            g.add_metric(list(key), quantile(sorted(values), q))
     return g
 
 

@@ -1,0 +1,198 @@
+"""Observability as code: alert rules under promtool, dashboards against the real exposition, compose."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+from shadow.bootstrap import make_engine
+from shadow.config import load_settings
+from shadow.demo import write_demo
+from shadow.metrics import ShadowMetrics
+from tests.e2e.conftest import NOW
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = REPO / "deploy/prometheus/rules.yml"
+PROMTOOL = shutil.which("promtool")
+
+
+def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    assert PROMTOOL, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
+    return subprocess.run(
+        [PROMTOOL, *args], input=stdin, capture_output=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def exposition(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """shadow's real /metrics text after one cycle over a demo bucket with schedules configured."""
+    tmp = tmp_path_factory.mktemp("expo")
+    corpus = write_demo(tmp / "bucket", now=NOW)
+    settings = load_settings(
+        source=f"dir:{corpus.root}",
+        db=tmp / "s.db",
+        schedules=[{"stratum": "archivist-violin", "cron": "0 */12 * * *"}],
+    )
+    engine = make_engine(settings)
+    registry = CollectorRegistry()
+    metrics = ShadowMetrics(registry)
+    metrics.update(asyncio.run(engine.run_cycle(NOW.timestamp())))
+    engine.ledger.close()
+    return generate_latest(registry).decode()
+
+
+def test_alert_rules_pass_promtool_checks_and_unit_tests() -> None:
+    """The rule file parses and every rule's firing and not-firing tests pass."""
+    check = promtool("check", "rules", str(RULES))
+    assert 0 == check.returncode, check.stdout.decode() + check.stderr.decode()
+    tests = promtool("test", "rules", str(REPO / "deploy/prometheus/rules_test.yml"))
+    assert 0 == tests.returncode, tests.stdout.decode() + tests.stderr.decode()
+    config = promtool("check", "config", str(REPO / "deploy/prometheus/prometheus.yml"))
+    assert 0 == config.returncode, config.stdout.decode() + config.stderr.decode()
+
+
+def test_every_alert_has_severity_text_and_a_runbook_section() -> None:
+    """Each alert carries severity, summary, description and a runbook anchor present in the README."""
+    readme = (REPO / "README.md").read_text()
+    anchors = {h.strip().lower() for h in re.findall(r"^### (\S+)\s*$", readme, re.M)}
+    tested = (REPO / "deploy/prometheus/rules_test.yml").read_text()
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            name = rule["alert"]
+            assert rule["labels"]["severity"] in ("critical", "warning"), name
+            assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
+            assert rule["annotations"]["runbook"] == f"README.md#{name.lower()}"
+            assert name.lower() in anchors, f"README has no runbook section for {name}"
+            assert f"alertname: {name}" in tested, f"no promtool test for {name}"
+
+
+def test_exposition_passes_promtool_lint(exposition: str) -> None:
+    """promtool finds no naming or help problems in shadow's metrics."""
+    lint = promtool("check", "metrics", stdin=exposition.encode())
+    assert 0 == lint.returncode, lint.stdout.decode() + lint.stderr.decode()
+
+
+def _names(exposition: str) -> set[str]:
+    return {
+        line.split("{")[0].split(" ")[0]
+        for line in exposition.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_rules_use_only_metrics_shadow_exports(exposition: str) -> None:
+    """Every shadow_* metric an alert reads exists in the exposition."""
+    used = set(re.findall(r"shadow_[a-z0-9_]+", RULES.read_text()))
+    assert set() == used - _names(exposition)
+
+
+DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
+
+
+def _exprs(dash: dict) -> list[str]:  # type: ignore[type-arg]
+    return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+
+
+def test_dashboards_are_generated_valid_and_laid_out() -> None:
+    """Dashboards are fresh from generate.py, parse, have unique uids and non-overlapping panels."""
+    fresh = subprocess.run(
+        [sys.executable, str(REPO / "dashboards/generate.py"), "--check"],
+        capture_output=True,
+        check=False,
+    )
+    assert 0 == fresh.returncode, fresh.stderr.decode()
+    assert len(DASHBOARDS) >= 2
+    uids = []
+    for path in DASHBOARDS:
+        dash = json.loads(path.read_text())
+        uids.append(dash["uid"])
+        cells: set[tuple[int, int]] = set()
+        for p in dash["panels"]:
+            g = p["gridPos"]
+            assert g["x"] + g["w"] <= 24, (path.name, p["title"])
+            area = {
+                (x, y)
+                for x in range(g["x"], g["x"] + g["w"])
+                for y in range(g["y"], g["y"] + g["h"])
+            }
+            assert set() == cells & area, (path.name, p["title"])
+            cells |= area
+            for t in p.get("targets", []):
+                assert {"type": "prometheus", "uid": "prometheus"} == t["datasource"]
+    assert len(uids) == len(set(uids))
+
+
+def test_dashboard_queries_parse_and_use_real_metrics(exposition: str, tmp_path: Path) -> None:
+    """Every panel query is valid PromQL (promtool) and reads only metrics shadow exports."""
+    exprs = [e for path in DASHBOARDS for e in _exprs(json.loads(path.read_text()))]
+    subst = [
+        e.replace("$__rate_interval", "5m").replace("$__range", "1h").replace("$agent", "x")
+        for e in exprs
+    ]
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [
+                    {"record": f"dashboard:expr:{i}", "expr": e} for i, e in enumerate(subst)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dash_rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    check = promtool("check", "rules", str(path))
+    assert 0 == check.returncode, check.stdout.decode() + check.stderr.decode()
+    exported = _names(exposition)
+    histogram_bases = {n.removesuffix("_bucket") for n in exported if n.endswith("_bucket")}
+    used = {m for e in exprs for m in re.findall(r"shadow_[a-z0-9_]+", e)}
+    missing = {
+        m for m in used if m not in exported and m.removesuffix("_bucket") not in histogram_bases
+    }
+    assert set() == missing
+
+
+def test_compose_file_is_valid_pinned_and_least_privilege() -> None:
+    """compose.yaml validates against the compose spec, pins images, and runs shadow read-only as non-root."""
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(REPO / "compose.yaml")],
+        capture_output=True,
+        check=False,
+    )
+    assert 0 == result.returncode, result.stdout.decode() + result.stderr.decode()
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"minio", "shadow", "prometheus", "alertmanager", "grafana"} <= set(services)
+    for name, svc in services.items():
+        image = svc.get("image")
+        if image:
+            assert ":" in image and not image.endswith(":latest"), name
+        for volume in svc.get("volumes", []):
+            src = volume.split(":")[0]
+            if src.startswith("./"):
+                assert (REPO / src).exists(), (name, src)
+    shadow = services["shadow"]
+    assert shadow["user"].split(":")[0] != "0" and shadow["read_only"] is True
+    env = shadow["environment"]
+    assert (
+        "ROOT" not in env["SHADOW_S3__ACCESS_KEY_ID"]
+        and "minioadmin" not in env["SHADOW_S3__ACCESS_KEY_ID"]
+    )
+    policy = json.loads((REPO / "deploy/minio/shadow-readonly.json").read_text())
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert set() == {
+        a for a in actions if any(w in a for w in ("Put", "Delete", "Create", "Tagging"))
+    }
+    dockerfile = (REPO / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
