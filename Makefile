@@ -27,8 +27,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check shadow tests bench
-	$(BIN)/ruff format --check shadow tests bench
+	$(BIN)/ruff check shadow tests bench dashboards
+	$(BIN)/ruff format --check shadow tests bench dashboards
 	$(BIN)/mypy
 
 bench: $(STAMP)

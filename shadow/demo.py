@@ -564,7 +564,7 @@ class Choice:
     """Which timeline slots carry which plant."""
 
     kinds: dict[int, Kind]
-    lost: int
+    lost: int  # the oldest run: it ended long before `now`
     overlap: tuple[int, int]  # (earlier, later) runs of one agent
 
     @property

@@ -1,0 +1,82 @@
+"""Configuration a user writes: the README's example, env overrides, errors, and masked secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from shadow.cli import main
+from shadow.config import load_settings
+from shadow.errors import ConfigError
+from shadow.profiles import translate
+from shadow.records import StatusRecord, validate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def readme_config() -> str:
+    """The TOML block of the README's profiles section, exactly as a user would copy it."""
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    return next(b for b in blocks if "[profiles.cf-queues]" in b)
+
+
+def test_the_readme_profile_example_loads_and_translates(tmp_path: Path) -> None:
+    """The documented custom profile is valid config and maps a queue record to a canonical one."""
+    path = tmp_path / "shadow.toml"
+    path.write_text(readme_config())
+    settings = load_settings(path)
+    profile = settings.profile(settings.candidate_profile)
+    doc = {"run_id": "m1", "jobType": "meter-org", "status": "dead_lettered", "message": {"id": "msg-9"},
+           "startedAt": 1_772_000_000_000, "ackedAt": 1_772_000_001_500}
+    rec = validate("k", translate(doc, "status", profile), StatusRecord)
+    assert isinstance(rec, StatusRecord)
+    assert ("failed", "meter-org", "msg-9") == (rec.status.value, rec.agent_slug, rec.idempotency_key)
+    assert ["usage-reset"] == [s.stratum for s in settings.schedules]
+
+
+def test_environment_overrides_the_file_and_errors_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SHADOW_* beats the file; a bad value names its variable and what was wrong."""
+    path = tmp_path / "shadow.toml"
+    path.write_text("grace_seconds = 60\n[thresholds]\nmin_pairs = 10\n")
+    monkeypatch.setenv("SHADOW_THRESHOLDS__MIN_PAIRS", "99")
+    assert (60.0, 99) == (load_settings(path).grace_seconds, load_settings(path).thresholds.min_pairs)
+    monkeypatch.setenv("SHADOW_THRESHOLDS__MIN_PAIRS", "-1")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert "SHADOW_THRESHOLDS__MIN_PAIRS" in str(err.value)
+    monkeypatch.delenv("SHADOW_THRESHOLDS__MIN_PAIRS")
+    with pytest.raises(ConfigError) as err2:
+        load_settings(path, candidate_profile="nope")
+    assert "candidate_profile 'nope'" in str(err2.value) and "trigger-dev" in str(err2.value)
+    with pytest.raises(ConfigError) as err3:
+        load_settings(path, schedules=[{"stratum": "x", "cron": "every day"}])
+    assert "cron" in str(err3.value)
+
+
+def test_check_config_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`shadow check-config` prints the effective config with every secret masked."""
+    secrets = {"SHADOW_S3__SECRET_ACCESS_KEY": "s3-secret-value-123", "SHADOW_API_TOKEN": "api-token-value-456",
+               "SHADOW_WEBHOOK_TOKEN": "hook-token-value-789", "SHADOW_S3__ACCESS_KEY_ID": "AKIAKEYID000"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    assert 0 == main(["check-config"])
+    out = capsys.readouterr()
+    for value in secrets.values():
+        assert value not in out.out + out.err
+    shown = json.loads(out.out.split("\nconfig fingerprint")[0])
+    assert "**********" == shown["api_token"]
+
+
+def test_secrets_never_reach_error_messages(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad secret-bearing setting is reported without its value."""
+    monkeypatch.setenv("SHADOW_S3__SECRET_ACCESS_KEY", "s3-secret-value-123")
+    monkeypatch.setenv("SHADOW_S3__CONCURRENCY", "0")
+    assert 3 == main(["check-config"])
+    err = capsys.readouterr().err
+    assert "SHADOW_S3__CONCURRENCY" in err and "s3-secret-value-123" not in err
