@@ -27,9 +27,10 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shadow.collectors import ListedObject, ObjectVersion
 from shadow.config import Settings
@@ -62,8 +63,10 @@ def classify(exc: BaseException) -> tuple[str, bool]:
         return "other", False
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | asyncio.TimeoutError):
         return "timeout", True
-    if isinstance(exc, EndpointConnectionError | aiohttp.ClientError | ConnectionError):
-        return "connection", True
+    if isinstance(
+        exc, BotoConnectionError | HTTPClientError | aiohttp.ClientError | ConnectionError
+    ):
+        return "connection", True  # refused, reset, closed without an answer
     return "other", True
 
 

@@ -30,11 +30,21 @@ def test_the_readme_profile_example_loads_and_translates(tmp_path: Path) -> None
     path.write_text(readme_config())
     settings = load_settings(path)
     profile = settings.profile(settings.candidate_profile)
-    doc = {"run_id": "m1", "jobType": "meter-org", "status": "dead_lettered", "message": {"id": "msg-9"},
-           "startedAt": 1_772_000_000_000, "ackedAt": 1_772_000_001_500}
+    doc = {
+        "run_id": "m1",
+        "jobType": "meter-org",
+        "status": "dead_lettered",
+        "message": {"id": "msg-9"},
+        "startedAt": 1_772_000_000_000,
+        "ackedAt": 1_772_000_001_500,
+    }
     rec = validate("k", translate(doc, "status", profile), StatusRecord)
     assert isinstance(rec, StatusRecord)
-    assert ("failed", "meter-org", "msg-9") == (rec.status.value, rec.agent_slug, rec.idempotency_key)
+    assert ("failed", "meter-org", "msg-9") == (
+        rec.status.value,
+        rec.agent_slug,
+        rec.idempotency_key,
+    )
     assert ["usage-reset"] == [s.stratum for s in settings.schedules]
 
 
@@ -45,7 +55,10 @@ def test_environment_overrides_the_file_and_errors_name_the_variable(
     path = tmp_path / "shadow.toml"
     path.write_text("grace_seconds = 60\n[thresholds]\nmin_pairs = 10\n")
     monkeypatch.setenv("SHADOW_THRESHOLDS__MIN_PAIRS", "99")
-    assert (60.0, 99) == (load_settings(path).grace_seconds, load_settings(path).thresholds.min_pairs)
+    assert (60.0, 99) == (
+        load_settings(path).grace_seconds,
+        load_settings(path).thresholds.min_pairs,
+    )
     monkeypatch.setenv("SHADOW_THRESHOLDS__MIN_PAIRS", "-1")
     with pytest.raises(ConfigError) as err:
         load_settings(path)
@@ -59,10 +72,16 @@ def test_environment_overrides_the_file_and_errors_name_the_variable(
     assert "cron" in str(err3.value)
 
 
-def test_check_config_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_masks_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`shadow check-config` prints the effective config with every secret masked."""
-    secrets = {"SHADOW_S3__SECRET_ACCESS_KEY": "s3-secret-value-123", "SHADOW_API_TOKEN": "api-token-value-456",
-               "SHADOW_WEBHOOK_TOKEN": "hook-token-value-789", "SHADOW_S3__ACCESS_KEY_ID": "AKIAKEYID000"}
+    secrets = {
+        "SHADOW_S3__SECRET_ACCESS_KEY": "s3-secret-value-123",
+        "SHADOW_API_TOKEN": "api-token-value-456",
+        "SHADOW_WEBHOOK_TOKEN": "hook-token-value-789",
+        "SHADOW_S3__ACCESS_KEY_ID": "AKIAKEYID000",
+    }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
     assert 0 == main(["check-config"])
@@ -73,7 +92,9 @@ def test_check_config_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert "**********" == shown["api_token"]
 
 
-def test_secrets_never_reach_error_messages(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_secrets_never_reach_error_messages(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A bad secret-bearing setting is reported without its value."""
     monkeypatch.setenv("SHADOW_S3__SECRET_ACCESS_KEY", "s3-secret-value-123")
     monkeypatch.setenv("SHADOW_S3__CONCURRENCY", "0")
