@@ -67,11 +67,18 @@ def start_serve(
     )
 
 
+SECRETS = (
+    ("SHADOW_S3__SECRET_ACCESS_KEY", "s3-secret-in-env-0001"),
+    ("SHADOW_API_TOKEN", "api-token-in-env-0002"),
+    ("SHADOW_WEBHOOK_TOKEN", "hook-token-in-env-0003"),
+)
+
+
 def test_serve_judges_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """The daemon answers /readyz after its first scan, serves metrics, and exits 0 on SIGTERM."""
+    """The daemon answers /readyz after its first scan, serves metrics, exits 0 on SIGTERM, logs no secret."""
     corpus = write_demo(tmp_path / "bucket", now=datetime.now(UTC).replace(microsecond=0))
     port = free_port()
-    proc = start_serve(corpus.root, tmp_path / "s.db", port)
+    proc = start_serve(corpus.root, tmp_path / "s.db", port, *SECRETS)
     try:
         ready = json.loads(wait_for(f"http://127.0.0.1:{port}/readyz"))
         assert ready["ready"] is True
@@ -81,8 +88,10 @@ def test_serve_judges_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out.decode()[-2000:]
+    assert 0 == proc.returncode, out.decode()[-2000:]
     assert b"clean shutdown" in out
+    for _, secret in SECRETS:
+        assert secret.encode() not in out
 
 
 def test_restart_on_the_same_ledger_gives_the_same_report(tmp_path: Path) -> None:
