@@ -43,7 +43,9 @@ def main() -> None:
         t0 = time.monotonic()
         asyncio.run(engine.run_cycle(NOW.timestamp()))
         steady = time.monotonic() - t0
-        print(f"cold scan: {summary.scan.fetched} objects in {cold:.1f}s; steady scan (no change): {steady:.2f}s")
+        print(
+            f"cold scan: {summary.scan.fetched} objects in {cold:.1f}s; steady scan (no change): {steady:.2f}s"
+        )
         engine.ledger.close()
 
         fresh = make_engine(settings)  # a restarted process: re-judges from the ledger alone
@@ -59,10 +61,14 @@ def main() -> None:
         current, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         runs = sum((p.primary is not None) + (p.candidate is not None) for p in j.pairs.values())
-        print(f"re-judge from the ledger: {len(j.results)} pairs in {rejudge:.1f}s "
-              f"({len(j.results) / rejudge:,.0f} pairs/s)")
-        print(f"memory held after re-judge (tracemalloc): {current / runs:,.0f} bytes per tracked run "
-              f"({runs} runs); peak RSS {rss_mib():.0f} MiB")
+        print(
+            f"re-judge from the ledger: {len(j.results)} pairs in {rejudge:.1f}s "
+            f"({len(j.results) / rejudge:,.0f} pairs/s)"
+        )
+        print(
+            f"memory held after re-judge (tracemalloc): {current / runs:,.0f} bytes per tracked run "
+            f"({runs} runs); peak RSS {rss_mib():.0f} MiB"
+        )
         fresh.ledger.close()
 
 

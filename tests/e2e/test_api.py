@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -135,3 +136,31 @@ async def test_minio_webhook_needs_its_token_and_queues_keys(
         == 1.0
     )
     assert (await client.head("/events/minio")).status_code == 200
+
+
+async def test_a_notification_triggers_a_targeted_fetch(service: Service, tmp_path: Path) -> None:
+    """A hinted key is fetched at once (a HEAD and one GET), and the judgement reflects it."""
+    j = service.engine.last_judgement
+    assert j is not None
+    lost = next(r.key for r in j.results if r.state.value == "primary_only")
+    root = Path(service.settings.source.removeprefix("dir:"))
+    primary = root / "runs" / lost
+    twin = root / "runs" / f"{lost}-dryrun"
+    twin.mkdir()
+    for path in sorted(p for p in primary.rglob("*.json") if "output" not in p.parts):
+        target = twin / path.relative_to(primary)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        doc = json.loads(path.read_text())
+        if path.name == "status.json":
+            doc["proposals_created"] = []
+        if path.name == "manifest.json":
+            doc["proposals_created"] = 0
+        target.write_text(json.dumps(doc))
+    keys = [
+        f"runs/{lost}-dryrun/{p.relative_to(twin).as_posix()}" for p in sorted(twin.rglob("*.json"))
+    ]
+    summary = await service.hinted(keys, NOW.timestamp())
+    assert summary is not None and len(keys) == summary.scan.fetched
+    assert summary.report is not None
+    state = next(r.state.value for r in summary.report.runs if r.run_id == lost)
+    assert "paired" == state
