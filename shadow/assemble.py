@@ -33,8 +33,9 @@ class RunObjects:
     stored: tuple[StoredObject, ...]
 
     @property
-    def signature(self) -> tuple[tuple[str, str], ...]:
-        return tuple((o.key, o.etag) for o in self.stored)
+    def signature(self) -> int:
+        """Changes when any object of the run changes; a hash keeps the cache small per run."""
+        return hash(tuple((o.key, o.etag) for o in self.stored))
 
 
 def group_objects(index: Sequence[StoredObject], layout: KeyLayout) -> dict[str, RunObjects]:

@@ -83,9 +83,8 @@ class Engine:
         self.source = source
         self.ledger = ledger
         self.opts = opts
-        self._cache: dict[
-            str, tuple[tuple[tuple[str, str], ...], int, NormalizedRun, tuple[Rejected, ...]]
-        ] = {}
+        # run dir -> (signature of its objects, history length, normalized run, rejections)
+        self._cache: dict[str, tuple[int, int, NormalizedRun, tuple[Rejected, ...]]] = {}
         self.last_report: Report | None = None
         self.last_judgement: Judgement | None = None
 
