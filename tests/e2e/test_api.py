@@ -164,3 +164,16 @@ async def test_a_notification_triggers_a_targeted_fetch(service: Service, tmp_pa
     assert summary.report is not None
     state = next(r.state.value for r in summary.report.runs if r.run_id == lost)
     assert "paired" == state
+
+
+def test_metrics_read_back_from_the_registry(service: Service) -> None:
+    """The cycle summary lands in the registry: verdict, lost runs, parity, rejected objects by reason."""
+    reg = service.metrics.registry
+    assert 1.0 == reg.get_sample_value("shadow_readiness_verdict", {"verdict": "NOT_READY"})
+    assert 0.0 == reg.get_sample_value("shadow_readiness_verdict", {"verdict": "READY"})
+    assert 1.0 == reg.get_sample_value("shadow_lost_runs")
+    assert 1.0 == reg.get_sample_value("shadow_rejected_objects", {"reason": "invalid_json"})
+    steps = reg.get_sample_value("shadow_parity_ratio", {"dimension": "steps"})
+    assert steps is not None and 0.9 < steps < 1.0
+    assert 1.0 == reg.get_sample_value("shadow_scans_total", {"result": "ok"})
+    assert (reg.get_sample_value("shadow_objects_fetched_total") or 0) > 1000
