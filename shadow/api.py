@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
+from shadow.fielddiff import field_differences
 from shadow.findings import Finding
 from shadow.judge import first_divergence
 from shadow.normalized import NormalizedRun
@@ -52,6 +53,7 @@ class RunView(BaseModel):
     candidate: dict[str, Any] | None
     findings: list[Finding]
     first_divergence: Finding | None
+    field_differences: list[dict[str, Any]] = []
 
 
 class ReadinessView(BaseModel):
@@ -148,6 +150,14 @@ def get_run(request: Request, run_id: str) -> RunView:
         candidate=_run_dict(pair.candidate),
         findings=list(result.findings),
         first_divergence=first_divergence(result.findings),
+        field_differences=[
+            {"path": d.path, "primary": d.primary, "candidate": d.candidate}
+            for d in (
+                field_differences(pair.primary, pair.candidate)
+                if pair.primary and pair.candidate
+                else []
+            )
+        ],
     )
 
 

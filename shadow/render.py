@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shadow.fielddiff import field_differences
 from shadow.findings import Finding, Severity
 from shadow.normalized import NormalizedRun
 from shadow.report import Report
@@ -102,6 +103,11 @@ def render_diff(
             "",
             f"first divergence: {first.dimension.value}/{first.kind.value} at {first.path}: {first.message}",
         ]
+    if primary is not None and candidate is not None:
+        rows = field_differences(primary, candidate)
+        if rows:
+            lines += ["", "field differences (normalized):"]
+            lines += [f"  {r.path}: {r.primary!r} -> {r.candidate!r}" for r in rows]
     if findings:
         lines += ["", "findings:"]
         for f in findings:

@@ -37,6 +37,7 @@ def _finding(pair: Pair) -> Finding | None:
     if pair.state is PairState.STUCK:
         stuck = [r for r in (pair.primary, pair.candidate) if r is not None and not r.terminal]
         sides = " and ".join(r.side.value for r in stuck)
+        noun = "runs are" if len(stuck) > 1 else "run is"
         return Finding(
             dimension=Dimension.COMPLETENESS,
             kind=Kind.STUCK_RUN,
@@ -45,7 +46,7 @@ def _finding(pair: Pair) -> Finding | None:
             subject=sides,
             primary=_state(pair, "primary"),
             candidate=_state(pair, "candidate"),
-            message=f"the {sides} run is not terminal past the run timeout plus grace (stuck)",
+            message=f"the {sides} {noun} not terminal past the run timeout plus grace (stuck)",
         )
     return None
 

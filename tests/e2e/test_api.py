@@ -98,6 +98,7 @@ async def test_run_view_shows_both_sides_and_the_first_divergence(
         assert key == body["run_id"]
         assert body["primary"]["steps"] and body["candidate"]["steps"]
         assert body["first_divergence"]["kind"] == "step_missing"
+        assert "steps.persist-results" in {d["path"] for d in body["field_differences"]}
     assert (await client.get("/runs/nope", headers=AUTH)).status_code == 404
 
 

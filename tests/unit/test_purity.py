@@ -26,6 +26,7 @@ PURE = [
     "profiles",
     "schedules",
     "render",
+    "fielddiff",
     "comparators/__init__",
     "comparators/options",
     "comparators/status",
