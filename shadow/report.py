@@ -78,6 +78,20 @@ class RunOut(BaseModel):
     candidate_ms: float | None = None
     has_retries: bool = False
 
+    @classmethod
+    def of(cls, r: PairResult) -> RunOut:
+        return cls(
+            run_id=r.key,
+            agent_slug=r.agent,
+            state=r.state,
+            outcome=r.outcome,
+            findings=list(r.findings),
+            duration_ratio=r.duration_ratio,
+            started_at=r.start,
+            candidate_ms=r.candidate_ms,
+            has_retries=r.has_retries,
+        )
+
     def as_result(self) -> PairResult:
         """Back to the judged unit, so reports from shards can be merged and re-judged."""
         return PairResult(
@@ -273,20 +287,7 @@ def build_report(
             f"waiver {w.id} expired on {w.expires.isoformat()}: "
             f"{j.waiver_would_cover[w.id]} finding(s) no longer waived (owner {w.owner})"
         )
-    runs = [
-        RunOut(
-            run_id=r.key,
-            agent_slug=r.agent,
-            state=r.state,
-            outcome=r.outcome,
-            findings=list(r.findings),
-            duration_ratio=r.duration_ratio,
-            started_at=r.start,
-            candidate_ms=r.candidate_ms,
-            has_retries=r.has_retries,
-        )
-        for r in j.results
-    ]
+    runs = [RunOut.of(r) for r in j.results]
     return Report(
         generated_at=at,
         config_hash=config_hash,

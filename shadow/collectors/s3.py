@@ -36,6 +36,8 @@ from shadow.collectors import ListedObject, ObjectVersion
 from shadow.config import Settings
 from shadow.errors import ConfigError, SourceError
 
+# Everything a request can fail with, from botocore's modeled errors to the socket.
+_TRANSPORT_ERRORS = (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError)
 _DENIED = {
     "AccessDenied",
     "InvalidAccessKeyId",
@@ -189,13 +191,7 @@ class S3Source:
                         size=int(item.get("Size", 0)),
                         last_modified=item["LastModified"].timestamp(),
                     )
-        except (
-            TimeoutError,
-            BotoCoreError,
-            ClientError,
-            aiohttp.ClientError,
-            ConnectionError,
-        ) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "listing", full) from exc
 
     async def head(self, key: str) -> ListedObject | None:
@@ -206,7 +202,7 @@ class S3Source:
             if classify(exc)[0] == "not_found":
                 return None
             raise self._error(exc, "head of", key) from exc
-        except (TimeoutError, BotoCoreError, aiohttp.ClientError, ConnectionError) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "head of", key) from exc
         return ListedObject(
             key,
@@ -222,13 +218,7 @@ class S3Source:
             resp = await client.get_object(Bucket=self.bucket, Key=key, **extra)
             async with resp["Body"] as stream:
                 return bytes(await stream.read())
-        except (
-            TimeoutError,
-            BotoCoreError,
-            ClientError,
-            aiohttp.ClientError,
-            ConnectionError,
-        ) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "get of", key) from exc
 
     async def versioned(self) -> bool:
@@ -238,7 +228,7 @@ class S3Source:
             try:
                 client = await self._c()
                 resp = await client.get_bucket_versioning(Bucket=self.bucket)
-            except (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 raise self._error(exc, "versioning status of", None) from exc
             self._versioned = resp.get("Status") == "Enabled"
         return self._versioned
@@ -266,13 +256,7 @@ class S3Source:
                                 bool(v.get("IsLatest")),
                             )
                         )
-        except (
-            TimeoutError,
-            BotoCoreError,
-            ClientError,
-            aiohttp.ClientError,
-            ConnectionError,
-        ) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "listing versions of", key) from exc
         # S3 lists a key's versions newest first; LastModified has only second resolution, so
         # the listing order, not the timestamp, is the history.
