@@ -5,6 +5,7 @@ Pure. Every object of a run is accounted for: it becomes part of a record, or a 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,8 +35,12 @@ class RunObjects:
 
     @property
     def signature(self) -> int:
-        """Changes when any object of the run changes; a hash keeps the cache small per run."""
-        return hash(tuple((o.key, o.etag) for o in self.stored))
+        """Changes when any object of the run changes; stable across processes (the ledger keeps
+        it beside the stored normalized run), 64 bits so the cache stays small per run."""
+        h = hashlib.blake2b(digest_size=8)
+        for o in self.stored:
+            h.update(f"{o.key}\0{o.etag}\0{int(o.too_large)}\n".encode())
+        return int.from_bytes(h.digest(), "big", signed=True)
 
 
 def group_objects(index: Sequence[StoredObject], layout: KeyLayout) -> dict[str, RunObjects]:

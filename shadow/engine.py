@@ -11,6 +11,7 @@ are cached by the (key, ETag) signature of their objects: an unchanged run is no
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -18,9 +19,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shadow import runcodec
 from shadow.assemble import RunObjects, assemble, group_objects, needs_body
 from shadow.collectors import ListedObject, Source
-from shadow.errors import SourceError
+from shadow.errors import SourceError, StoreError
 from shadow.judge import Judgement, JudgeOptions, judge
 from shadow.layout import KeyLayout, ObjectKind, Side
 from shadow.normalize import NormalizeOptions, normalize
@@ -85,6 +87,11 @@ class Engine:
         self.opts = opts
         # run dir -> (signature of its objects, history length, normalized run, rejections)
         self._cache: dict[str, tuple[int, int, NormalizedRun, tuple[Rejected, ...]]] = {}
+        # The ledger generation and settings the cache reflects, and the runs grouped from it.
+        self._cache_stamp: str | None = None
+        self._grouped: tuple[Grouped, list[Rejected]] | None = None
+        self._settings = _normalization_fingerprint(opts)
+        self._stored_settings: str | None = None  # settings part of the ledger's runs stamp
         self.last_report: Report | None = None
         self.last_judgement: Judgement | None = None
 
@@ -198,6 +205,43 @@ class Engine:
 
     # judging -----------------------------------------------------------------------------
     def normalized_runs(self) -> tuple[Grouped, list[Rejected]]:
+        """Every run, normalized, grouped into pairs; work done only for what changed.
+
+        The ledger's generation names the evidence: while it stands still nothing is re-read.
+        A fresh process first tries the normalized runs stored under the same generation and
+        settings (one row per run); otherwise changed runs are re-assembled from their objects.
+        """
+        stamp = f"{self.ledger.generation()}:{self._settings}"
+        if stamp != self._cache_stamp or self._grouped is None:
+            if not (self._cache_stamp is None and self._restore(stamp)):
+                self._refresh(stamp)
+            self._cache_stamp = stamp
+            rejected: list[Rejected] = []
+            normalized: list[NormalizedRun] = []
+            for d in sorted(self._cache):
+                _, _, run, rej = self._cache[d]
+                rejected.extend(rej)
+                normalized.append(run)
+            self._grouped = (group_runs(normalized, self.opts.pair_by), rejected)
+        grouped, rejected = self._grouped
+        return grouped, list(rejected)
+
+    def _restore(self, stamp: str) -> bool:
+        rows = self.ledger.stored_runs(stamp)
+        if rows is None:
+            return False
+        cache = {}
+        try:
+            for run_dir, signature, hist_len, body in rows:
+                run, rejected = runcodec.decode(body)
+                cache[run_dir] = (signature, hist_len, run, rejected)
+        except runcodec.CodecError as exc:
+            log.warning("stored normalized runs unreadable (%s); re-normalizing", exc)
+            return False
+        self._cache, self._stored_settings = cache, self._settings
+        return True
+
+    def _refresh(self, stamp: str) -> None:
         index = self.ledger.object_index()
         groups = group_objects(index, self.opts.layout)
         histories = self.ledger.histories()
@@ -209,15 +253,26 @@ class Engine:
             hist_len = len(histories.get(g.run_dir, ("", []))[1])
             run = normalize(ev, self.opts.normalize)
             self._cache[g.run_dir] = (g.signature, hist_len, run, ev.rejected + run.rejected)
-        for gone in set(self._cache) - set(groups):
-            del self._cache[gone]
-        rejected: list[Rejected] = []
-        normalized: list[NormalizedRun] = []
-        for d in sorted(groups):
-            _, _, run, rej = self._cache[d]
-            rejected.extend(rej)
-            normalized.append(run)
-        return group_runs(normalized, self.opts.pair_by), rejected
+        gone = sorted(set(self._cache) - set(groups))
+        for d in gone:
+            del self._cache[d]
+        self._store_runs(stamp, [g.run_dir for g in stale], gone)
+
+    def _store_runs(self, stamp: str, changed: list[str], gone: list[str]) -> None:
+        """Keep the ledger's copy of the normalized runs current; it is a cache, so best effort."""
+        if self._stored_settings != self._settings:
+            self._stored_settings = (self.ledger.get_meta("runs_stamp") or ":").split(":", 1)[1]
+        if self._stored_settings != self._settings:
+            changed = list(self._cache)  # stored under other settings: replace them all
+        if not changed and not gone and self.ledger.get_meta("runs_stamp") == stamp:
+            return
+        rows = [(d, *self._cache[d][:2], runcodec.encode(*self._cache[d][2:])) for d in changed]
+        try:
+            self.ledger.save_runs(rows, gone, stamp)
+            self._stored_settings = self._settings
+        except StoreError as exc:
+            self._stored_settings = None
+            log.warning("could not store normalized runs (%s); the next cycle retries", exc)
 
     def _fresh(
         self, run_dir: str, g: RunObjects, histories: dict[str, tuple[str, list[str]]]
@@ -314,6 +369,24 @@ class Engine:
             started, time.time(), stats.ok, stats.listed, stats.fetched, dict(stats.errors)
         )
         return CycleSummary(started, time.time(), stats, report, j)
+
+
+def _normalization_fingerprint(opts: EngineOptions) -> str:
+    """Everything that shapes a normalized run: stored runs apply only under the same value."""
+    n = opts.normalize
+    parts = [
+        runcodec.VERSION,
+        opts.layout.layout.value,
+        opts.layout.prefix,
+        opts.layout.suffix,
+        opts.max_object_bytes,
+        n.suffix,
+        sorted(n.excluded_steps),
+        sorted(n.vendor_fields),
+        {side.value: p.model_dump(mode="json") for side, p in sorted(opts.profiles.items())},
+    ]
+    text = json.dumps(parts, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _state_of(body: bytes, profile: Profile) -> str | None:

@@ -164,17 +164,13 @@ def identity(d: _Draft) -> None:
 
 
 def steps(d: _Draft) -> None:
-    out: list[NormStep] = []
-    for ev in d.ev.steps:
-        step = _one_step(d, ev)
-        if step is not None:
-            out.append(step)
-    out.sort(key=lambda s: s.number)
+    out = [s for ev in d.ev.steps if (s := _one_step(d, ev)) is not None]
+    out.sort(key=_number)
     d.values["steps"] = tuple(out)
-    completed = sum(1 for s in out if s.state is not StepState.SKIPPED)
     if (
         d.status is not None
-        and d.status.steps_completed > completed
+        and d.status.steps_completed
+        > (completed := sum(1 for s in out if s.state is not StepState.SKIPPED))
         and d.status.status in (RunState.COMPLETED, RunState.FAILED)
     ):
         d.findings.append(
@@ -185,6 +181,10 @@ def steps(d: _Draft) -> None:
                 f"{d.ev.side.value} status.json counts {d.status.steps_completed} steps but {completed} step files exist",
             )
         )
+
+
+def _number(step: NormStep) -> int:
+    return step.number
 
 
 def _one_step(d: _Draft, ev: StepEvidence) -> NormStep | None:

@@ -67,7 +67,9 @@ class _Record(BaseModel):
     @property
     def unknown_fields(self) -> frozenset[str]:
         """Extra top-level fields the contract does not name (known-but-ignored ones excluded)."""
-        return frozenset(self.model_extra or {}) - KNOWN_FIELDS[type(self)]
+        if not self.model_extra:  # the common case, on the hot path of every scan
+            return frozenset()
+        return frozenset(self.model_extra) - KNOWN_FIELDS[type(self)]
 
 
 class StatusRecord(_Record):

@@ -5,6 +5,10 @@ Invariants:
   Re-reading the same ETag changes nothing, so scanning twice never double-counts.
 - Status history per run directory: in polling mode one row per distinct state observed in
   sequence; in versioned mode the exact version sequence, rewritten when it grows.
+- Every write of objects or history bumps the `generation` counter in the same transaction.
+  Normalized runs are kept per run directory with a stamp naming the generation and the
+  normalization settings they came from: a restart or `shadow rejudge` under the same stamp
+  reads one row per run instead of every object; any other stamp means re-normalizing.
 - Results are replaced as a whole per judgement; verdict history grows only when the verdict
   or the config fingerprint changes.
 - The file is opened, never silently recreated: a corrupt or locked database is an error that
@@ -23,6 +27,10 @@ from pathlib import Path
 from shadow.errors import StoreError
 
 SCHEMA_VERSION = 1
+_BUMP = (
+    "INSERT INTO meta VALUES ('generation', '1') "
+    "ON CONFLICT(name) DO UPDATE SET value=CAST(value AS INTEGER) + 1"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,6 +50,10 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS verdicts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, verdict TEXT NOT NULL,
     config_hash TEXT NOT NULL, reasons TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_dir TEXT PRIMARY KEY, signature INTEGER NOT NULL, hist_len INTEGER NOT NULL,
+    body BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scans (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL NOT NULL,
@@ -137,6 +149,7 @@ class Ledger:
                 )
                 for o in rows
             ],
+            bump=True,
         )
 
     def object_index(self) -> list[StoredObject]:
@@ -175,6 +188,7 @@ class Ledger:
         self._write(
             "INSERT INTO history VALUES (?, ?, ?, ?, 'polling')",
             [(run_dir, seq, state, observed_at)],
+            bump=True,
         )
 
     def replace_history(self, run_dir: str, states: list[tuple[str, float]]) -> None:
@@ -186,6 +200,7 @@ class Ledger:
                 "INSERT INTO history VALUES (?, ?, ?, ?, 'versioned')",
                 [(run_dir, i, s, t) for i, (s, t) in enumerate(states)],
             )
+            self.db.execute(_BUMP)
             self.db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._rollback()
@@ -198,6 +213,46 @@ class Ledger:
         ):
             out.setdefault(run_dir, (mode, []))[1].append(state)
         return out
+
+    # normalized runs -------------------------------------------------------------------
+    def generation(self) -> int:
+        """Changes whenever objects or history change: the version of the evidence."""
+        value = self.get_meta("generation")
+        return int(value) if value is not None else 0
+
+    def stored_runs(self, stamp: str) -> list[tuple[str, int, int, bytes]] | None:
+        """(run_dir, signature, history length, encoded run) if stored under `stamp`, else None."""
+        if self.get_meta("runs_stamp") != stamp:
+            return None
+        return [
+            (d, sig, hist, bytes(body))
+            for d, sig, hist, body in self._q("SELECT run_dir, signature, hist_len, body FROM runs")
+        ]
+
+    def save_runs(
+        self, upserts: list[tuple[str, int, int, bytes]], deletes: list[str], stamp: str
+    ) -> None:
+        """Bring the stored runs up to `stamp`; with a new stamp, `upserts` must be all runs."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            previous = self.db.execute("SELECT value FROM meta WHERE name='runs_stamp'").fetchone()
+            if previous is None or previous[0].split(":", 1)[1:] != stamp.split(":", 1)[1:]:
+                self.db.execute("DELETE FROM runs")  # other settings: nothing stored applies
+            self.db.executemany("DELETE FROM runs WHERE run_dir=?", [(d,) for d in deletes])
+            self.db.executemany(
+                """INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT(run_dir) DO UPDATE SET
+                   signature=excluded.signature, hist_len=excluded.hist_len, body=excluded.body""",
+                upserts,
+            )
+            self.db.execute(
+                "INSERT INTO meta VALUES ('runs_stamp', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                (stamp,),
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise StoreError(_explain(self.path, exc)) from exc
 
     # results and verdicts --------------------------------------------------------------
     def save_judgement(self, rows: list[ResultRow], verdict: VerdictRow) -> None:
@@ -275,10 +330,12 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(self.path, exc)) from exc
 
-    def _write(self, sql: str, rows: list[tuple]) -> None:  # type: ignore[type-arg]
+    def _write(self, sql: str, rows: list[tuple], bump: bool = False) -> None:  # type: ignore[type-arg]
         try:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(sql, rows)
+            if bump:
+                self.db.execute(_BUMP)
             self.db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             self._rollback()

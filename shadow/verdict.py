@@ -278,13 +278,14 @@ def judge_readiness(
 ) -> Readiness:
     """`missed` lists missed scheduled runs per stratum; they fail completeness."""
     missed = missed or {}
-    agents = sorted({r.agent for r in results})
-    pairs_by_agent = {
-        a: sum(1 for r in results if r.agent == a and r.state is PairState.PAIRED) for a in agents
-    }
+    by_agent: dict[str, list[PairResult]] = {}
+    for r in results:  # one pass: a pass per stratum is quadratic with many job types
+        by_agent.setdefault(r.agent, []).append(r)
+    agents = sorted(by_agent)
+    pairs_by_agent = {a: sum(1 for r in by_agent[a] if r.state is PairState.PAIRED) for a in agents}
     strata = []
     for agent in agents:
-        mine = [r for r in results if r.agent == agent]
+        mine = by_agent[agent]
         crit = criteria_for(mine, t, missed.get(agent, ()), t.slo_for(agent))
         enough = pairs_by_agent[agent] >= t.min_pairs_per_agent
         crit.append(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from shadow.bootstrap import make_engine
 from shadow.cli import main
+from shadow.config import load_settings
+from shadow.demo import write_demo
+from shadow.engine import Engine
 from shadow.errors import StoreError
 from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
+from tests.e2e.conftest import NOW
 
 
 def test_objects_upsert_keeps_first_seen_and_survives_reopen(tmp_path: Path) -> None:
@@ -82,3 +88,72 @@ def test_locked_ledger_is_a_clear_error(tmp_path: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+class CountingLedger(Ledger):
+    """A real ledger that counts how often the judge path reads every object."""
+
+    index_reads = 0
+
+    def object_index(self) -> list[StoredObject]:
+        self.index_reads += 1
+        return super().object_index()
+
+
+def _engine_on(db: Path, root: Path, **settings: object) -> Engine:
+    s = load_settings(source=f"dir:{root}", db=db, **settings)
+    engine = make_engine(s)
+    engine.ledger.close()
+    engine.ledger = CountingLedger(db)
+    return engine
+
+
+def test_a_restart_judges_from_the_stored_runs_without_reading_objects(tmp_path: Path) -> None:
+    """Same evidence and settings: one row per run, the same report; other settings re-read."""
+    corpus = write_demo(tmp_path / "b", now=NOW)
+    db = tmp_path / "s.db"
+    first = _engine_on(db, corpus.root)
+    summary = asyncio.run(first.run_cycle(NOW.timestamp()))
+    assert summary.report is not None
+    first.ledger.close()
+
+    restarted = _engine_on(db, corpus.root)
+    _, report = restarted.judge(NOW.timestamp())
+    assert restarted.ledger.index_reads == 0  # type: ignore[attr-defined]
+    held = {"readiness": {"since"}}  # the first judgement starts the verdict's hold
+    assert report.model_dump(exclude=held) == summary.report.model_dump(exclude=held)
+    restarted.ledger.close()
+
+    other = _engine_on(db, corpus.root, excluded_steps=[])  # normalization changes: re-read
+    _, changed = other.judge(NOW.timestamp())
+    assert other.ledger.index_reads == 1  # type: ignore[attr-defined]
+    assert changed.config_hash != report.config_hash
+    other.ledger.close()
+
+
+def test_new_evidence_or_an_unreadable_stored_run_falls_back_to_the_objects(
+    tmp_path: Path,
+) -> None:
+    """A write after the runs were stored, or a damaged row, never yields a stale judgement."""
+    corpus = write_demo(tmp_path / "b", now=NOW)
+    db = tmp_path / "s.db"
+    first = _engine_on(db, corpus.root)
+    summary = asyncio.run(first.run_cycle(NOW.timestamp()))
+    assert summary.report is not None
+    first.ledger.append_observation("runs/late-run/", "queued", NOW.timestamp())  # new evidence
+    first.ledger.close()
+    restarted = _engine_on(db, corpus.root)
+    _, report = restarted.judge(NOW.timestamp())
+    assert restarted.ledger.index_reads == 1  # type: ignore[attr-defined]
+    assert report.totals == summary.report.totals
+    restarted.ledger.close()
+
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET body = ? WHERE rowid = (SELECT MIN(rowid) FROM runs)", (b"x",))
+    con.commit()
+    con.close()
+    damaged = _engine_on(db, corpus.root)
+    _, again = damaged.judge(NOW.timestamp())
+    assert damaged.ledger.index_reads == 1  # type: ignore[attr-defined]
+    assert again.totals == summary.report.totals
+    damaged.ledger.close()

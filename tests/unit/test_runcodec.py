@@ -1,0 +1,45 @@
+"""The stored form of normalized runs: exact round trips, and refusal of anything else."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from shadow import runcodec
+from shadow.bootstrap import make_engine
+from shadow.config import load_settings
+from shadow.demo import write_demo
+from tests.e2e.conftest import NOW
+
+
+def test_every_run_of_a_planted_corpus_round_trips_exactly(tmp_path: Path) -> None:
+    """Rejected objects, input findings, retries and histories come back equal, field by field."""
+    corpus = write_demo(tmp_path / "b", now=NOW)
+    engine = make_engine(load_settings(source=f"dir:{corpus.root}", db=tmp_path / "s.db"))
+    asyncio.run(engine.run_cycle(NOW.timestamp()))
+    cached = list(engine._cache.values())
+    assert any(rej for *_, rej in cached) and any(run.input_findings for _, _, run, _ in cached)
+    for _, _, run, rejected in cached:
+        again, again_rejected = runcodec.decode(runcodec.encode(run, rejected))
+        assert again == run and again.comparable == run.comparable
+        assert again_rejected == rejected
+    engine.ledger.close()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not json",
+        b"{}",
+        b"[]",
+        b"[99]",  # another codec version
+        b'[1, "too short"]',
+        b"[1" + b', "x"' * 25 + b"]",  # the right length, the wrong types
+    ],
+)
+def test_anything_but_a_stored_run_is_a_codec_error(data: bytes) -> None:
+    with pytest.raises(runcodec.CodecError):
+        runcodec.decode(data)
