@@ -117,12 +117,6 @@ class Grouped:
     duplicates: dict[str, list[Finding]]
 
 
-def pairing_key_of(run: NormalizedRun, by: PairBy) -> str:
-    if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
-        return run.idempotency_key
-    return run.pairing_key
-
-
 def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Grouped:
     """One run per side and key; extra runs are duplicates, reported and never paired.
 
@@ -131,7 +125,10 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
     """
     buckets: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
     for run in runs:
-        lists = buckets.setdefault(pairing_key_of(run, by), ([], []))
+        key = run.pairing_key
+        if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
+            key = run.idempotency_key  # a chat update id, a message id
+        lists = buckets.get(key) or buckets.setdefault(key, ([], []))
         lists[0 if run.side is Side.PRIMARY else 1].append(run)
     sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
     dupes: dict[str, list[Finding]] = {}

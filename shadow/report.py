@@ -80,7 +80,8 @@ class RunOut(BaseModel):
 
     @classmethod
     def of(cls, r: PairResult) -> RunOut:
-        return cls(
+        # Built from an already typed result, once per pair per cycle: validation adds nothing.
+        return cls.model_construct(
             run_id=r.key,
             agent_slug=r.agent,
             state=r.state,

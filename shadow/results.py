@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shadow.findings import Dimension, Finding, Severity
@@ -27,9 +27,15 @@ class PairResult:
     duration_ratio: float | None  # candidate / primary end to end, mocked steps excluded
     has_retries: bool
     candidate_ms: float | None = None  # the dry run's end-to-end time, for latency SLOs
+    # Computed once: every criterion of every stratum asks it of every result.
+    blocking: frozenset[Dimension] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        dims = frozenset(f.dimension for f in self.findings if f.blocking)
+        object.__setattr__(self, "blocking", dims)
 
     def blocking_in(self, dimension: Dimension) -> bool:
-        return any(f.blocking and f.dimension is dimension for f in self.findings)
+        return dimension in self.blocking
 
 
 def outcome_of(state: PairState, findings: tuple[Finding, ...]) -> Outcome:
