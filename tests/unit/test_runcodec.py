@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,16 @@ def test_every_run_of_a_planted_corpus_round_trips_exactly(tmp_path: Path) -> No
 def test_anything_but_a_stored_run_is_a_codec_error(data: bytes) -> None:
     with pytest.raises(runcodec.CodecError):
         runcodec.decode(data)
+
+
+def test_values_orjson_refuses_still_round_trip(tmp_path: Path) -> None:
+    """A 70-bit step number and a lone surrogate in a name are kept, through the fallback."""
+    corpus = write_demo(tmp_path / "b", now=NOW, runs=30, plant=False)
+    engine = make_engine(load_settings(source=f"dir:{corpus.root}", db=tmp_path / "s.db"))
+    asyncio.run(engine.run_cycle(NOW.timestamp()))
+    _, _, run, rejected = next(iter(engine._cache.values()))
+    engine.ledger.close()
+    odd = replace(run.steps[0], number=2**70, name="step-\udc80")
+    exotic = replace(run, steps=(odd, *run.steps[1:]))
+    again, _ = runcodec.decode(runcodec.encode(exotic, rejected))
+    assert again == exotic
