@@ -157,3 +157,24 @@ def test_new_evidence_or_an_unreadable_stored_run_falls_back_to_the_objects(
     assert damaged.ledger.index_reads == 1  # type: ignore[attr-defined]
     assert again.totals == summary.report.totals
     damaged.ledger.close()
+
+
+def test_a_cycle_over_an_unchanged_bucket_reads_no_object_from_the_ledger(
+    tmp_path: Path,
+) -> None:
+    """Steady state: the listing finds nothing new, the generation stands, nothing is re-read."""
+    corpus = write_demo(tmp_path / "b", now=NOW, runs=40, plant=False)
+    engine = _engine_on(tmp_path / "s.db", corpus.root)
+    first = asyncio.run(engine.run_cycle(NOW.timestamp()))
+    second = asyncio.run(engine.run_cycle(NOW.timestamp() + 60))
+    assert engine.ledger.index_reads == 1  # type: ignore[attr-defined]
+    assert second.scan.fetched == 0 and first.report and second.report
+    assert second.report.totals == first.report.totals
+    (corpus.root / "runs" / "late").mkdir(parents=True)
+    (corpus.root / "runs" / "late" / "status.json").write_text(
+        '{"run_id": "late", "status": "queued"}'
+    )
+    third = asyncio.run(engine.run_cycle(NOW.timestamp() + 120))
+    assert engine.ledger.index_reads == 2  # type: ignore[attr-defined]
+    assert third.report and third.report.totals.runs == first.report.totals.runs + 1
+    engine.ledger.close()
