@@ -383,10 +383,12 @@ def _gc_paused() -> Iterator[None]:
     Left to the collector, each growth step rescans all of it (half the throughput at 5,000
     pairs), and the first collection after a pause walks every new object once more. Frozen
     objects are skipped by later collections and still freed by reference counting when a run
-    leaves the cache; the cost is that a reference cycle created while building would never be
-    collected, and the build creates none.
+    leaves the cache. A reference cycle frozen here would never be collected: the build creates
+    none, and garbage left by the rest of the process (requests served meanwhile) is collected
+    first, cheaply, since the cache frozen by earlier cycles is no longer walked.
     """
     enabled = gc.isenabled()
+    gc.collect()
     gc.disable()
     try:
         yield
