@@ -21,6 +21,7 @@ from shadow.fielddiff import field_differences
 from shadow.findings import Finding
 from shadow.judge import first_divergence
 from shadow.normalized import NormalizedRun
+from shadow.pages import pages
 from shadow.report import Report
 from shadow.service import Service
 
@@ -244,4 +245,5 @@ def create_app(service: Service, lifespan: Any = None) -> FastAPI:
     app.state.spawn = spawn
     app.include_router(guarded)
     app.include_router(open_routes)
+    app.include_router(pages)
     return app

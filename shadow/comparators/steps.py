@@ -15,7 +15,7 @@ from shadow.vocabulary import StepState
 Tag = tuple[str, int]  # (step name, occurrence)
 
 
-def _tags(steps: tuple[NormStep, ...]) -> list[Tag]:
+def tags(steps: tuple[NormStep, ...]) -> list[Tag]:
     seen: dict[str, int] = {}
     out = []
     for s in steps:
@@ -62,7 +62,7 @@ def _f(kind: Kind, path: str, p: object, c: object, msg: str, step: str) -> Find
 def compare(
     primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
 ) -> list[Finding]:
-    pt, ct = _tags(primary.steps), _tags(candidate.steps)
+    pt, ct = tags(primary.steps), tags(candidate.steps)
     p_at = {t: i for i, t in enumerate(pt)}
     c_at = {t: i for i, t in enumerate(ct)}
     in_order = lcs(pt, ct)

@@ -1,0 +1,146 @@
+"""The parity console: server-rendered pages over the last judgement, for people.
+
+No JavaScript and no front-end build: Jinja2 templates with autoescaping (every value from the
+bucket is text, never markup). With an API token configured, pages ask for it once through a
+login form and keep it in an HttpOnly, SameSite=Strict cookie; a bearer header works too.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from shadow.console import RunFilters, held_for, pair_page, runs_page
+from shadow.service import Service
+
+COOKIE = "shadow_token"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["qs"] = lambda params: urlencode(params)
+
+pages = APIRouter(include_in_schema=False)
+
+
+def _service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def _allowed(request: Request) -> bool:
+    token = _service(request).settings.api_token
+    if token is None:
+        return True
+    expected = token.get_secret_value().encode()
+    given = request.cookies.get(COOKIE, "")
+    header = request.headers.get("authorization", "")
+    if header.startswith("Bearer "):
+        given = header[len("Bearer ") :]
+    return hmac.compare_digest(given.encode(), expected)
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    if not _allowed(request):
+        return _login_redirect(request)
+    report = _service(request).engine.last_report
+    if report is None and name != "login.html":
+        return templates.TemplateResponse(
+            request, "waiting.html", {"active": None}, status_code=503
+        )
+    return templates.TemplateResponse(
+        request, name, {"report": report, **context}, status_code=status
+    )
+
+
+@pages.get("/", response_class=HTMLResponse)
+def overview(request: Request) -> Response:
+    report = _service(request).engine.last_report
+    held = held_for(report.readiness.since, datetime.now(UTC)) if report is not None else None
+    return _render(request, "overview.html", active="overview", held=held)
+
+
+@pages.get("/ui/runs", response_class=HTMLResponse)
+def runs(
+    request: Request,
+    agent: str | None = None,
+    outcome: str | None = None,
+    dimension: str | None = None,
+    state: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    report = _service(request).engine.last_report
+    view = (
+        runs_page(report, RunFilters(agent, outcome, dimension, state), page)
+        if report is not None
+        else None
+    )
+    return _render(request, "runs.html", active="runs", view=view)
+
+
+@pages.get("/ui/runs/{run_id:path}", response_class=HTMLResponse)
+def pair(request: Request, run_id: str) -> Response:
+    svc = _service(request)
+    report, j = svc.engine.last_report, svc.engine.last_judgement
+    if report is None or j is None or not _allowed(request):
+        return _render(request, "pair.html", active="runs", view=None)
+    key = run_id if run_id in j.pairs else run_id.removesuffix(svc.settings.suffix)
+    result = next((r for r in report.runs if r.run_id == key), None)
+    found = j.pairs.get(key)
+    if result is None or found is None:
+        return _render(request, "missing.html", status=404, active="runs", run_id=run_id)
+    view = pair_page(key, result, found.primary, found.candidate, report.waivers)
+    return _render(request, "pair.html", active="runs", view=view)
+
+
+@pages.get("/ui/waivers", response_class=HTMLResponse)
+def waivers(request: Request) -> Response:
+    return _render(request, "waivers.html", active="waivers")
+
+
+@pages.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"next": _local(next), "failed": False, "active": None}
+    )
+
+
+@pages.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:
+    expected = _service(request).settings.api_token
+    if expected is not None and not hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": _local(next), "failed": True, "active": None},
+            status_code=401,
+        )
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+    return response
+
+
+@pages.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _local(target: str) -> str:
+    """Only a path on this server: a login link must not send people elsewhere."""
+    ok = target.startswith("/") and not target.startswith(("//", "/\\"))
+    return target if ok else "/"
