@@ -77,6 +77,7 @@ class Run:
     key: str | int | None = None  # idempotency key
     retries: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
+    leaked: dict[str, Any] = field(default_factory=dict)  # vendor fields outside the meta
     gap_ms: float = 15.0
 
     @property
@@ -169,6 +170,7 @@ def _write(root: Path, run: Run, dir_id: str, profile: Profile, candidate: bool)
     }
     if run.meta is not None:
         status["_orchestrator_meta"] = run.meta
+    status.update(run.leaked)
     _put(base / "status.json", _with_word(encode(status, "status", profile), run), run.end)
     if terminal:
         manifest = {
@@ -363,6 +365,7 @@ def _queues(rng: random.Random, now: datetime, plant: bool, size: int) -> _Built
         p = Run(_rid(rng, "run", at), stratum, trigger, at, _steps(rng, JOBS[stratum]))
         p.key = f"msg_{rng.getrandbits(64):016x}"
         c = _twin(rng, p, _rid(rng, "cfq", at), delay_s=4.0)
+        c.meta = {"cfMessageId": p.key, "cfQueue": f"jobs-{stratum}", "attempts": 1}
         return p, [c]
 
     for stratum in JOBS:
@@ -392,19 +395,29 @@ def _queues(rng: random.Random, now: datetime, plant: bool, size: int) -> _Built
         planted.append(Planted(str(lost_p.key), Dimension.COMPLETENESS, Kind.LOST_RUN))
         plain = [pr for pr in pairs if pr[0].stratum == "document-ingestion"]
         plain = [pr for pr in plain if pr[0].status == "completed"]
-        p, (c,) = plain[5]
+        p, (c,) = plain[1]
         _exhaust(c, 2, "INTERNAL_ERROR: embedding service down")  # dead-lettered in the dry run
         c.error, c.word = None, "dead_lettered"
         planted.append(Planted(str(p.key), Dimension.STATUS, Kind.TERMINAL_STATE_DIFFERS))
-        p, (c,) = plain[9]
+        p, (c,) = plain[3]
         dup = _twin(rng, p, _rid(rng, "cfq", p.start))  # redelivered, processed twice
         dup.start = c.end + timedelta(seconds=30)
-        pairs[pairs.index(plain[9])] = (p, [c, dup])
+        pairs[pairs.index(plain[3])] = (p, [c, dup])
         planted.append(Planted(str(p.key), Dimension.COMPLETENESS, Kind.DUPLICATE_RUN))
-        p, (c,) = plain[12]
+        p, (c,) = plain[5]
         c.manifest_word = "processed"  # the finalizer of a consumer release renamed acked
         rejected.append(f"runs/{c.run_id}-dryrun/manifest.json")
         planted.append(Planted(str(p.key), Dimension.INPUT, Kind.UNKNOWN_STATUS))
+        p, (c,) = plain[7]
+        c.leaked = {"cfMessageId": p.key}  # the contract guard: only _orchestrator_meta may
+        planted.append(Planted(str(p.key), Dimension.SIDE_EFFECTS, Kind.VENDOR_FIELD_LEAK))
+        p, (c,) = plain[9]
+        p.steps = p.steps[:2]  # a bad document fails once in the primary, no retry
+        p.steps[1].status, p.steps[1].error = "failed", "VALIDATION_FAILED: not a PDF"
+        p.status, p.error = "failed", "VALIDATION_FAILED: not a PDF"
+        _exhaust(c, 1, "INTERNAL_ERROR: parser crashed")  # dead-lettered: not the same failure
+        c.error, c.word = None, "dead_lettered"
+        planted.append(Planted(str(p.key), Dimension.STATUS, Kind.ERROR_CODE_DIFFERS))
         crons = [pr for pr in pairs if pr[0].stratum == CRON]
         _, (c,) = crons[len(crons) // 2]
         c.start += timedelta(hours=3)  # the dry run's cron fired three hours late
@@ -417,6 +430,7 @@ def _queues(rng: random.Random, now: datetime, plant: bool, size: int) -> _Built
         "pair_by": "idempotency_key",
         "stratum_noun": "job types",
         "excluded_steps": [],
+        "vendor_fields": ["cfMessageId", "cfQueue"],
         "schedules": [{"stratum": CRON, "cron": "0 12 * * *", "tolerance_seconds": 900}],
         "thresholds": {"min_pairs": 100, "min_pairs_per_agent": 12, "timing_min_pairs": 12},
     }
