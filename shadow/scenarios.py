@@ -405,8 +405,8 @@ def _queues(rng: random.Random, now: datetime, plant: bool, size: int) -> _Built
         pairs[pairs.index(plain[3])] = (p, [c, dup])
         planted.append(Planted(str(p.key), Dimension.COMPLETENESS, Kind.DUPLICATE_RUN))
         p, (c,) = plain[5]
-        c.manifest_word = "processed"  # the finalizer of a consumer release renamed acked
-        rejected.append(f"runs/{c.run_id}-dryrun/manifest.json")
+        c.word = "processed"  # a consumer release renamed acked: both records are rejected
+        rejected += [f"runs/{c.run_id}-dryrun/{n}.json" for n in ("status", "manifest")]
         planted.append(Planted(str(p.key), Dimension.INPUT, Kind.UNKNOWN_STATUS))
         p, (c,) = plain[7]
         c.leaked = {"cfMessageId": p.key}  # the contract guard: only _orchestrator_meta may
