@@ -248,11 +248,15 @@ def _scenario(args: argparse.Namespace, at: datetime) -> int:
         raise ShadowError(
             f"unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}"
         )
-    if args.layout != "flat":
-        raise ShadowError("scenarios are written in the flat layout; drop --layout")
     try:
         corpus = write_scenario(
-            args.scenario, args.out, now=at, plant=not args.clean, seed=args.seed, size=args.runs
+            args.scenario,
+            args.out,
+            now=at,
+            plant=not args.clean,
+            seed=args.seed,
+            size=args.runs,
+            layout=args.layout,
         )
     except ValueError as exc:
         raise ShadowError(str(exc)) from None

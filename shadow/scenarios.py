@@ -583,6 +583,7 @@ def write_scenario(
     plant: bool = True,
     seed: int = 7,
     size: int | None = None,
+    layout: str = "flat",
 ) -> ScenarioCorpus:
     """Write scenario `name`'s corpus and its shadow.toml under `out`; say what was planted."""
     if name not in SCENARIOS:
@@ -593,10 +594,12 @@ def write_scenario(
     scenario = SCENARIOS[name]
     n = size if size is not None else scenario.default_size
     if scenario.build is None:
-        corpus = write_demo(out, now=now, seed=seed, runs=n, plant=plant)
+        corpus = write_demo(out, now=now, seed=seed, runs=n, plant=plant, layout=layout)
         config = out / CONFIG_NAME
-        config.write_text(config_toml(out, {}), encoding="utf-8")
+        config.write_text(config_toml(out, {"layout": layout}), encoding="utf-8")
         return ScenarioCorpus(name, out, config, now, corpus.pairs, corpus.planted)
+    if layout != "flat":
+        raise ValueError(f"scenario {name} is written in the flat layout only")
     if n < 16:
         raise ValueError(f"scenario {name} needs at least 16 runs per stratum (got {n})")
     built = scenario.build(random.Random(seed), now, plant, n)
