@@ -73,6 +73,7 @@ def assemble(
     steps: list[StepEvidence] = []
     outputs: list[str] = []
     rejected: list[Rejected] = []
+    hint: str | None = None
     for key, obj in zip(run.keys, run.stored, strict=True):
         if key.kind is ObjectKind.OUTPUT:
             outputs.append(key.key)
@@ -84,7 +85,9 @@ def assemble(
             rejected.append(doc)
             continue
         if key.kind is ObjectKind.STATUS:
-            rec_s = validate(key.key, translate(doc, "status", profile), StatusRecord)
+            canonical = translate(doc, "status", profile)
+            rec_s = validate(key.key, canonical, StatusRecord)
+            hint = _key_hint(canonical.get("idempotency_key"))
             status, status_key = (
                 (None, key.key) if isinstance(rec_s, Rejected) else (rec_s, key.key)
             )
@@ -103,6 +106,8 @@ def assemble(
             else:
                 steps.append(step)
     mode, states = history if history else ("polling", [])
+    if status is None and manifest is not None:
+        hint = hint or _key_hint((manifest.model_extra or {}).get("idempotency_key"))
     return RunEvidence(
         run_dir=run.run_dir,
         run_dir_id=first.run_dir_id,
@@ -118,7 +123,15 @@ def assemble(
         steps=tuple(steps),
         output_keys=tuple(outputs),
         rejected=tuple(rejected),
+        key_hint=hint if status is None else None,
     )
+
+
+def _key_hint(value: object) -> str | None:
+    """An idempotency key as pairing reads it: a string or an integer, nothing else."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value)
 
 
 def _decode(

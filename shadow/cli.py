@@ -73,7 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--now", help="generate runs ending just before this time")
     demo.add_argument("--layout", choices=["flat", "nested"], default="flat")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--runs", type=int, default=260)
+    demo.add_argument(
+        "--runs", type=int, help="primary runs (default 260); per stratum with --scenario"
+    )
+    demo.add_argument(
+        "--scenario",
+        help="a migration scenario: agents, long-pipelines, queues, chat (writes its shadow.toml)",
+    )
+    demo.add_argument("--clean", action="store_true", help="plant no divergence")
     mrg = sub.add_parser("merge", help="merge the --json reports of disjoint shards and re-judge")
     mrg.add_argument("reports", nargs="+", type=Path)
     mrg.add_argument("--config", type=Path, help="TOML config file (thresholds)")
@@ -217,10 +224,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if now is not None
         else datetime.now(UTC).replace(microsecond=0)
     )
-    corpus = write_demo(args.out, now=at, seed=args.seed, layout=args.layout, runs=args.runs)
+    if args.scenario is not None:
+        return _scenario(args, at)
+    corpus = write_demo(
+        args.out,
+        now=at,
+        seed=args.seed,
+        layout=args.layout,
+        runs=args.runs if args.runs is not None else 260,
+        plant=not args.clean,
+    )
     print(
         f"wrote a demo bucket to {corpus.root}: {corpus.pairs} primary runs, "
         f"{len(corpus.planted)} planted divergences, as of {at.isoformat()}"
+    )
+    return 0
+
+
+def _scenario(args: argparse.Namespace, at: datetime) -> int:
+    from shadow.scenarios import SCENARIOS, write_scenario
+
+    if args.scenario not in SCENARIOS:
+        raise ShadowError(
+            f"unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}"
+        )
+    try:
+        corpus = write_scenario(
+            args.scenario,
+            args.out,
+            now=at,
+            plant=not args.clean,
+            seed=args.seed,
+            size=args.runs,
+            layout=args.layout,
+        )
+    except ValueError as exc:
+        raise ShadowError(str(exc)) from None
+    print(
+        f"wrote scenario {corpus.name} ({SCENARIOS[corpus.name].title}) to {corpus.root}: "
+        f"{corpus.pairs} primary runs, {len(corpus.planted) + len(corpus.stratum_plants)} "
+        f"planted divergences, as of {at.isoformat()}\n"
+        f"judge it: shadow scan --once --config {corpus.config} --db {corpus.root}.db "
+        f"--now {at.isoformat()}"
     )
     return 0
 

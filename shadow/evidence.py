@@ -41,3 +41,6 @@ class RunEvidence:
     steps: tuple[StepEvidence, ...] = ()
     output_keys: tuple[str, ...] = ()
     rejected: tuple[Rejected, ...] = field(default=())
+    # The idempotency key read from a status.json that failed validation (say, a renamed state):
+    # the record is rejected, but the run still pairs with its twin instead of turning orphan.
+    key_hint: str | None = None

@@ -40,6 +40,8 @@ class Kind(StrEnum):
     # steps
     STEP_MISSING = "step_missing"
     STEP_EXTRA = "step_extra"
+    STEP_MERGED = "step_merged"
+    STEP_SPLIT = "step_split"
     STEP_REORDERED = "step_reordered"
     STEP_STATUS_DIFFERS = "step_status_differs"
     STEP_ERROR_DIFFERS = "step_error_differs"

@@ -157,7 +157,7 @@ def identity(d: _Draft) -> None:
     if trigger is None and d.ev.manifest is not None:
         trigger = d.ev.manifest.trigger
     d.values["trigger"] = trigger
-    key = d.status.idempotency_key if d.status else None
+    key = d.status.idempotency_key if d.status else d.ev.key_hint
     d.values["idempotency_key"] = str(key) if key is not None else None
     d.values["started_at"] = _ts(d.status.started_at) if d.status else None
     d.values["finished_at"] = _ts(d.status.finished_at) if d.status else None

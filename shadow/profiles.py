@@ -189,6 +189,30 @@ QUEUE_CONSUMER = Profile(
     failure_codes={"dead_lettered": "INTERNAL_ERROR"},  # retries exhausted, as for agents
 )
 
+# A chat bot's webhook server: one interaction per platform update, keyed by the update id.
+BOT_SERVER = Profile(
+    name="bot-server",
+    fields={
+        "*": {
+            "run_id": "interaction_id",
+            "agent_slug": "handler",
+            "idempotency_key": "update_id",
+        },
+        "status": {"started_at": "received_at", "finished_at": "replied_at"},
+        "manifest": {"started_at": "received_at", "finished_at": "replied_at"},
+    },
+    times="epoch_s",
+    run_states={
+        "received": RunState.QUEUED,
+        "handling": RunState.RUNNING,
+        "replied": RunState.COMPLETED,
+        "errored": RunState.FAILED,
+        "timed_out": RunState.FAILED,
+    },
+    step_states={s.value: s for s in StepState},
+    failure_codes={"timed_out": "AGENT_TIMEOUT"},
+)
+
 SHIPPED: Final[dict[str, Profile]] = {
-    p.name: p for p in (GARDEN, TRIGGER_DEV, INNGEST, QUEUE_CONSUMER)
+    p.name: p for p in (GARDEN, TRIGGER_DEV, INNGEST, QUEUE_CONSUMER, BOT_SERVER)
 }

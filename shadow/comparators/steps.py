@@ -2,7 +2,10 @@
 
 Alignment is a longest common subsequence over step names, so one skipped, added or moved
 step is one finding and never a cascade over every later step. A name that repeats is
-matched occurrence by occurrence.
+matched occurrence by occurrence. Between two aligned steps, several primary steps missing
+where the dry run has exactly one step of its own are one `step_merged` finding; one missing
+step where the dry run has several of its own is one `step_split` (a generator whose steps
+must stay separate, each with its own idempotency key and retries, is judged on exactly that).
 """
 
 from __future__ import annotations
@@ -59,6 +62,37 @@ def _f(kind: Kind, path: str, p: object, c: object, msg: str, step: str) -> Find
     )
 
 
+def _gap_of(tags: list[Tag], in_order: set[Tag]) -> list[int]:
+    """For each position, how many aligned steps precede it: equal numbers share a gap."""
+    out, seen = [], 0
+    for t in tags:
+        out.append(seen)
+        seen += t in in_order
+    return out
+
+
+def _regrouped(
+    primary: NormalizedRun, candidate: NormalizedRun, missing: list[int], extra: list[int]
+) -> Finding | None:
+    """Several missing steps replaced by one (merged), or one by several (split), else None."""
+    if len(missing) >= 2 and len(extra) == 1:
+        kind, verb = Kind.STEP_MERGED, "merged into"
+    elif len(missing) == 1 and len(extra) >= 2:
+        kind, verb = Kind.STEP_SPLIT, "split into"
+    else:
+        return None
+    old = [primary.steps[i].name for i in missing]
+    new = [candidate.steps[j].name for j in extra]
+    return _f(
+        kind,
+        f"steps[{missing[0]}]",
+        old,
+        new,
+        f"the dry run has step(s) {', '.join(old)} {verb} {', '.join(new)}",
+        "+".join(old),
+    )
+
+
 def compare(
     primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
 ) -> list[Finding]:
@@ -66,9 +100,25 @@ def compare(
     p_at = {t: i for i, t in enumerate(pt)}
     c_at = {t: i for i, t in enumerate(ct)}
     in_order = lcs(pt, ct)
+    p_gap, c_gap = _gap_of(pt, in_order), _gap_of(ct, in_order)
+    gaps: dict[int, tuple[list[int], list[int]]] = {}
+    for t, i in p_at.items():
+        if t not in c_at:
+            gaps.setdefault(p_gap[i], ([], []))[0].append(i)
+    for t, j in c_at.items():
+        if t not in p_at:
+            gaps.setdefault(c_gap[j], ([], []))[1].append(j)
     found: list[Finding] = []
+    regrouped: set[Tag] = set()
+    for missing, extra in gaps.values():
+        finding = _regrouped(primary, candidate, missing, extra)
+        if finding is not None:
+            found.append(finding)
+            regrouped |= {pt[i] for i in missing} | {ct[j] for j in extra}
     for t, i in p_at.items():
         step = primary.steps[i]
+        if t in regrouped:
+            continue
         if t not in c_at:
             found.append(
                 _f(
@@ -96,7 +146,7 @@ def compare(
             )
         found.extend(_same_step(i, step, other))
     for t, j in c_at.items():
-        if t not in p_at:
+        if t not in p_at and t not in regrouped:
             step = candidate.steps[j]
             found.append(
                 _f(

@@ -287,3 +287,76 @@ def test_other_agents_never_overlap() -> None:
         ),
     ]
     assert concurrency.compare(pairs, T0 + 1000) == {}
+
+
+NINE = tuple(
+    f"{i}-{n}"
+    for i, n in enumerate(
+        (
+            "scaffold",
+            "schema",
+            "models",
+            "api",
+            "ui",
+            "tests",
+            "docs",
+            "ci",
+            "publish",
+        ),
+        start=1,
+    )
+)
+
+
+def _nine_steps(names: tuple[str, ...]) -> tuple[NormStep, ...]:
+    return steps(*names)
+
+
+@pytest.mark.parametrize(
+    ("label", "candidate_names", "expected"),
+    [
+        ("skipped", NINE[:4] + NINE[5:], [(Kind.STEP_MISSING, "5-ui")]),
+        (
+            "merged",
+            (*NINE[:3], "4-build", *NINE[5:]),
+            [(Kind.STEP_MERGED, "4-api+5-ui")],
+        ),
+        (
+            "split",
+            (*NINE[:4], "5-ui-shell", "5-ui-pages", *NINE[5:]),
+            [(Kind.STEP_SPLIT, "5-ui")],
+        ),
+        ("added", (*NINE[:8], "9-verify", *NINE[8:]), [(Kind.STEP_EXTRA, "9-verify")]),
+        (
+            "moved",
+            (*NINE[:2], NINE[3], NINE[2], *NINE[4:]),
+            [(Kind.STEP_REORDERED, NINE[2])],
+        ),
+    ],
+)
+def test_nine_step_pipeline_regrouping_is_one_finding(
+    label: str, candidate_names: tuple[str, ...], expected: list[tuple[Kind, str]]
+) -> None:
+    """A skipped, merged, split, added or moved step of nine is one finding, never a cascade."""
+    p = run(step_list=_nine_steps(NINE))
+    c = twin(p, steps=_nine_steps(candidate_names))
+    found = [(f.kind, f.subject) for f in compare_pair(p, c, OPTS)]
+    assert found == expected, label
+
+
+def test_merged_step_finding_names_both_sides() -> None:
+    """The merge finding says which primary steps became which dry-run step."""
+    p = run(step_list=_nine_steps(NINE))
+    c = twin(p, steps=_nine_steps((*NINE[:3], "4-build", *NINE[5:])))
+    (finding,) = compare_pair(p, c, OPTS)
+    assert (finding.dimension, finding.kind) == (Dimension.STEPS, Kind.STEP_MERGED)
+    assert finding.primary == ["4-api", "5-ui"]
+    assert finding.candidate == ["4-build"]
+
+
+def test_two_unrelated_gaps_are_two_findings() -> None:
+    """A skipped step early and an added one late are separate, each precise."""
+    p = run(step_list=_nine_steps(NINE))
+    c = twin(p, steps=_nine_steps(NINE[:1] + NINE[2:] + ("10-announce",)))
+    found = sorted((f.kind.value, f.subject) for f in compare_pair(p, c, OPTS))
+    assert found == [("step_extra", "10-announce"), ("step_missing", "2-schema")]
