@@ -32,6 +32,15 @@ _SIDE: Final[dict[str, Side]] = {s.value: s for s in Side}
 _MODE: Final[dict[str, HistoryMode]] = {m.value: m for m in HistoryMode}
 
 
+# The fields of NormalizedRun this version stores, in order (`comparable` is recomputed).
+ENCODED_FIELDS: Final = (
+    "pairing_key", "side", "agent", "run_dir", "state", "history", "history_mode", "error_code",
+    "error_class", "trigger", "started_at", "finished_at", "first_seen", "steps", "retries",
+    "proposals", "proposal_outputs", "unknown_fields", "vendor_fields", "queued_observed",
+    "e2e_ms", "input_findings", "idempotency_key", "rejected",
+)  # fmt: skip
+
+
 class CodecError(ValueError):
     """A stored run that this version of shadow cannot read back."""
 
@@ -77,7 +86,12 @@ def decode(data: bytes) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
             body = orjson.loads(data)
         except orjson.JSONDecodeError:
             body = json.loads(data)  # what encode's fallback wrote
-        if not isinstance(body, list) or not body or body[0] != VERSION or len(body) != 26:
+        if (
+            not isinstance(body, list)
+            or not body
+            or body[0] != VERSION
+            or len(body) != len(ENCODED_FIELDS) + 2
+        ):
             raise CodecError(f"not a stored run of codec version {VERSION}")
         return _build(body)
     except (ValueError, TypeError, KeyError, IndexError, ValidationError) as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from shadow import runcodec
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
 from shadow.demo import write_demo
+from shadow.normalized import NormalizedRun
 from tests.e2e.conftest import NOW
 
 
@@ -57,3 +58,9 @@ def test_values_orjson_refuses_still_round_trip(tmp_path: Path) -> None:
     exotic = replace(run, steps=(odd, *run.steps[1:]))
     again, _ = runcodec.decode(runcodec.encode(exotic, rejected))
     assert again == exotic
+
+
+def test_the_codec_stores_every_field_of_a_normalized_run() -> None:
+    """A field added to NormalizedRun must be added to the codec (and its VERSION bumped)."""
+    stored = set(runcodec.ENCODED_FIELDS) | {"comparable"}
+    assert {f.name for f in fields(NormalizedRun)} == stored
