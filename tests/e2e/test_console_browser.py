@@ -83,7 +83,7 @@ def page(browser: Browser, served: Served) -> Iterator[Page]:
     p.goto(served.base + "/")
     assert "/login" in p.url
     p.fill("input[name=token]", TOKEN)
-    p.click("form[action=\"/login\"] button[type=submit]")
+    p.click('form[action="/login"] button[type=submit]')
     p.wait_for_url(served.base + "/")
     yield p
     context.close()
