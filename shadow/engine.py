@@ -32,7 +32,7 @@ from shadow.normalize import NormalizeOptions, normalize
 from shadow.normalized import NormalizedRun
 from shadow.pairing import Grouped, PairBy, group_runs, shard_of
 from shadow.profiles import GARDEN, Profile, translate
-from shadow.records import Rejected
+from shadow.records import Rejected, parse_json
 from shadow.report import Report, build_report
 from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
 from shadow.vocabulary import RunState
@@ -419,7 +419,7 @@ def _normalization_fingerprint(opts: EngineOptions) -> str:
 def _state_of(body: bytes, profile: Profile) -> str | None:
     """The canonical state a status.json body records, for the transition history."""
     try:
-        doc = json.loads(body)
+        doc = parse_json(body)
     except (ValueError, RecursionError):
         return None
     if not isinstance(doc, dict):

@@ -27,6 +27,8 @@ PURE = [
     "schedules",
     "render",
     "fielddiff",
+    "runcodec",
+    "console",
     "comparators/__init__",
     "comparators/options",
     "comparators/status",
