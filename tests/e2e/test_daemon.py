@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from shadow.demo import write_demo
+from tests.snapshots import tree_unchanged
 
 
 def free_port() -> int:
@@ -143,24 +144,26 @@ def test_kill_9_at_random_points_never_loses_or_double_counts(tmp_path: Path) ->
     for kill, batch in enumerate(batches):
         _arrive(staged, root, batch)
         port = free_port()
-        proc = start_serve(root, db, port)
-        if kill % 3 == 0:  # during start-up: opening the ledger, the first listing
-            time.sleep(rng.uniform(0.3, 1.2))
-        else:  # the first cycle starts with the app; land anywhere in it or the next ones
-            wait_for(f"http://127.0.0.1:{port}/healthz")
-            time.sleep(rng.uniform(0.0, 1.5))
-        proc.kill()
-        proc.communicate(timeout=30)
+        with tree_unchanged(root):
+            proc = start_serve(root, db, port)
+            if kill % 3 == 0:  # during start-up: opening the ledger, the first listing
+                time.sleep(rng.uniform(0.3, 1.2))
+            else:  # the first cycle starts with the app; land anywhere in it or the next ones
+                wait_for(f"http://127.0.0.1:{port}/healthz")
+                time.sleep(rng.uniform(0.0, 1.5))
+            proc.kill()
+            proc.communicate(timeout=30)
     reports = []
     for path in (db, tmp_path / "clean.db"):
         port = free_port()
-        proc = start_serve(root, path, port)
-        try:
-            wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60)
-            reports.append(json.loads(wait_for(f"http://127.0.0.1:{port}/report?limit=10000")))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=30)
+        with tree_unchanged(root):
+            proc = start_serve(root, path, port)
+            try:
+                wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60)
+                reports.append(json.loads(wait_for(f"http://127.0.0.1:{port}/report?limit=10000")))
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.communicate(timeout=30)
     for r in reports:
         r.pop("generated_at")
         r["readiness"].pop("since")

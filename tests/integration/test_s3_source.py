@@ -14,6 +14,7 @@ from shadow.demo import write_demo
 from shadow.errors import SourceError
 from tests.e2e.conftest import NOW
 from tests.integration.conftest import BUCKET, SECRET_KEY, settings_for
+from tests.snapshots import bucket_unchanged
 
 
 def upload_tree(s3: Any, root: Path, prefix: str = "") -> int:
@@ -42,11 +43,12 @@ async def test_listing_pages_and_etags_match_the_server(
         s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=b"{}")
     source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
     source._page_size = 3
-    try:
-        listed = [o async for o in source.list_objects("runs/")]
-        body = await source.fetch("runs/r3/status.json")
-    finally:
-        await source.close()
+    with bucket_unchanged(s3):
+        try:
+            listed = [o async for o in source.list_objects("runs/")]
+            body = await source.fetch("runs/r3/status.json")
+        finally:
+            await source.close()
     assert [f"runs/r{i}/status.json" for i in range(7)] == [o.key for o in listed]
     head = s3.head_object(Bucket=BUCKET, Key="runs/r3/status.json")
     assert head["ETag"].strip('"') == listed[3].etag
@@ -62,14 +64,15 @@ async def test_versions_come_back_oldest_first(s3: Any, s3_endpoint: str, tmp_pa
         )
     s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json.bak", Body=b"{}")
     source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
-    try:
-        versions = await source.list_versions("runs/r1/status.json")
-        bodies = [
-            json.loads(await source.fetch(v.key, version_id=v.version_id))["status"]
-            for v in versions
-        ]
-    finally:
-        await source.close()
+    with bucket_unchanged(s3):
+        try:
+            versions = await source.list_versions("runs/r1/status.json")
+            bodies = [
+                json.loads(await source.fetch(v.key, version_id=v.version_id))["status"]
+                for v in versions
+            ]
+        finally:
+            await source.close()
     assert bodies == ["queued", "running", "completed"]
     assert [v.is_latest for v in versions] == [False, False, True]
 
@@ -119,13 +122,15 @@ async def test_engine_scans_incrementally_and_never_changes_the_bucket(
     before = bucket_state(s3)
     engine = make_engine(settings_for(s3_endpoint, tmp_path))
     try:
-        first = await engine.run_cycle(NOW.timestamp())
-        second = await engine.run_cycle(NOW.timestamp())
+        with bucket_unchanged(s3):
+            first = await engine.run_cycle(NOW.timestamp())
+            second = await engine.run_cycle(NOW.timestamp())
         key = next(k for k, _ in before if k.endswith("-dryrun/status.json"))
         doc = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
         doc["error"] = "changed"
         s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
-        third = await engine.run_cycle(NOW.timestamp())
+        with bucket_unchanged(s3):
+            third = await engine.run_cycle(NOW.timestamp())
     finally:
         await engine.source.close()  # type: ignore[union-attr]
         engine.ledger.close()
@@ -144,11 +149,12 @@ async def test_nested_layout_over_s3(s3: Any, s3_endpoint: str, tmp_path: Path) 
     corpus = write_demo(tmp_path / "demo", now=NOW, runs=25, days=3, layout="nested")
     upload_tree(s3, corpus.root)
     engine = make_engine(settings_for(s3_endpoint, tmp_path, layout="nested"))
-    try:
-        summary = await engine.run_cycle(NOW.timestamp())
-    finally:
-        await engine.source.close()  # type: ignore[union-attr]
-        engine.ledger.close()
+    with bucket_unchanged(s3):
+        try:
+            summary = await engine.run_cycle(NOW.timestamp())
+        finally:
+            await engine.source.close()  # type: ignore[union-attr]
+            engine.ledger.close()
     assert summary.report is not None
     lost = {r.run_id for r in summary.report.runs if r.state.value == "primary_only"}
     planted_lost = {p.run_id for p in corpus.planted if p.kind.value == "lost_run"}
@@ -177,11 +183,12 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
                 Bucket=BUCKET, Key=f"runs/{side}/status.json", Body=json.dumps(doc).encode()
             )
     engine = make_engine(settings_for(s3_endpoint, tmp_path))
-    try:
-        summary = await engine.run_cycle(NOW.timestamp())
-    finally:
-        await engine.source.close()  # type: ignore[union-attr]
-        engine.ledger.close()
+    with bucket_unchanged(s3):
+        try:
+            summary = await engine.run_cycle(NOW.timestamp())
+        finally:
+            await engine.source.close()  # type: ignore[union-attr]
+            engine.ledger.close()
     assert summary.report is not None
     [run] = summary.report.runs
     kinds = {(f.dimension.value, f.kind.value) for f in run.findings}
