@@ -55,9 +55,7 @@ async def test_5xx_bursts_and_truncated_bodies_converge(
             assert not broken.scan.ok and sum(broken.scan.errors.values()) > 0
             assert broken.report is not None
             lost = {r.run_id for r in broken.report.runs if r.state.value == "primary_only"}
-            assert lost <= {
-                r["run_id"] for r in expected["runs"] if r["state"] == "primary_only"
-            }
+            assert lost <= {r["run_id"] for r in expected["runs"] if r["state"] == "primary_only"}
             setattr(proxy.faults, fault, 0)
             healed = await engine.run_cycle(NOW.timestamp())
             again = await engine.run_cycle(NOW.timestamp())
@@ -74,9 +72,7 @@ async def test_endpoint_down_mid_life_keeps_the_previous_judgement(
     """With the endpoint gone the cycle fails before judging; the last report stands and nothing is recounted."""
     with bucket_unchanged(seeded), FaultProxy(s3_endpoint) as proxy:
         engine = make_engine(
-            settings_for(
-                proxy.url, tmp_path, s3={"max_attempts": 1, "connect_timeout_seconds": 1}
-            )
+            settings_for(proxy.url, tmp_path, s3={"max_attempts": 1, "connect_timeout_seconds": 1})
         )
         try:
             good = await engine.run_cycle(NOW.timestamp())
