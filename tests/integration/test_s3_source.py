@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -194,3 +195,56 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
     kinds = {(f.dimension.value, f.kind.value) for f in run.findings}
     assert ("status", "forbidden_transition") in kinds
     assert summary.report.readiness.evidence_mode == {"versioned": 2}
+
+
+HOSTILE_IDS = ["x'; DROP TABLE objects; --", "..%2F..%2Fetc", "q%s?(1)"]
+
+
+async def test_hostile_keys_are_data_never_paths_or_sql(
+    s3: Any, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run ids with quotes, SQL, placeholders and encoded slashes, and keys with `..`, are judged
+    and looked up like any other: the scan succeeds, the ledger holds them verbatim, the API finds
+    them by their URL-encoded id, and no file appears outside the test's directory."""
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from shadow.api import create_app
+    from shadow.daemon import build_service
+
+    corpus = write_demo(tmp_path / "demo", now=NOW, runs=30, days=3)
+    upload_tree(s3, corpus.root)
+    runs = corpus.root / "runs"
+    model = next(p.name for p in sorted(runs.iterdir()) if (runs / f"{p.name}-dryrun").is_dir())
+    for hostile in HOSTILE_IDS:
+        for side in ("", "-dryrun"):
+            for path in sorted((runs / f"{model}{side}").rglob("*")):
+                if path.is_file():
+                    rel = path.relative_to(runs / f"{model}{side}").as_posix()
+                    s3.put_object(
+                        Bucket=BUCKET,
+                        Key=f"runs/{hostile}{side}/{rel}",
+                        Body=path.read_bytes().replace(model.encode(), hostile.encode()),
+                    )
+    s3.put_object(Bucket=BUCKET, Key="runs/../../escape/status.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="runs/x/../../../escape.json", Body=b"{}")
+    monkeypatch.chdir(tmp_path)
+    svc = build_service(settings_for(s3_endpoint, tmp_path), CollectorRegistry())
+    try:
+        with bucket_unchanged(s3):
+            summary = await svc.cycle(NOW.timestamp())
+        assert summary is not None and summary.scan.ok and summary.report is not None
+        by_id = {r.run_id: r for r in summary.report.runs}
+        model_outcome = by_id[model].outcome
+        assert {h: model_outcome for h in HOSTILE_IDS} == {h: by_id[h].outcome for h in HOSTILE_IDS}
+        known = svc.engine.ledger.known_etags()
+        assert {"runs/../../escape/status.json", "runs/x/../../../escape.json"} <= set(known)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(svc)), base_url="http://shadow"
+        ) as client:
+            for hostile in HOSTILE_IDS:
+                r = await client.get(f"/runs/{quote(hostile, safe='')}")
+                assert 200 == r.status_code and hostile == r.json()["run_id"]
+    finally:
+        await svc.close()
+    assert [] == [p for p in tmp_path.parent.rglob("escape*")]
