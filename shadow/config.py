@@ -29,9 +29,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shadow.dburl import is_postgres, mask_url
 from shadow.errors import ConfigError
 from shadow.layout import Layout
-from shadow.ledger_backends import is_postgres, mask_url
 from shadow.pairing import PairBy
 from shadow.profiles import SHIPPED, Profile
 

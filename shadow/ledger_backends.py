@@ -19,11 +19,9 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from shadow.dburl import mask_url, secrets_of
 from shadow.errors import StoreError
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 # Column types per dialect. REAL is only 4 bytes on PostgreSQL: timestamps need DOUBLE PRECISION.
 _TYPES = {
@@ -42,41 +40,6 @@ _TYPES = {
 }
 
 Row = tuple[Any, ...]
-
-
-def is_postgres(target: str | Path) -> bool:
-    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
-
-
-def mask_url(target: str) -> str:
-    """The URL with any password (in the authority or a `password=` parameter) replaced."""
-    if "://" not in target:
-        return target
-    parts = urlsplit(target)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}{':***' if sep else ''}@{hostport}"
-    query = urlencode(
-        [
-            (k, "***" if k.lower() == "password" else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ],
-        safe="*",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _secrets_of(target: str) -> list[str]:
-    """Every password in the URL, raw and percent-decoded, to scrub from driver messages."""
-    parts = urlsplit(target)
-    found = [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
-    if parts.password:
-        found.append(parts.password)
-        raw = parts.netloc.rpartition("@")[0].partition(":")[2]
-        found.append(raw)
-    return [s for s in found if s]
 
 
 class Backend(Protocol):
@@ -230,7 +193,7 @@ class PostgresBackend:
 
     def explain(self, exc: Exception) -> str:
         text = " ".join(str(exc).split())
-        for secret in _secrets_of(self.url):
+        for secret in secrets_of(self.url):
             text = text.replace(secret, "***")
         if isinstance(exc, self._psycopg.OperationalError):
             fix = (

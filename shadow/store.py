@@ -20,15 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shadow.dburl import is_postgres
 from shadow.errors import StoreError
-from shadow.ledger_backends import (
-    Backend,
-    PostgresBackend,
-    SQLiteBackend,
-    ddl,
-    is_postgres,
-    schema_for,
-)
+from shadow.ledger_backends import Backend, PostgresBackend, SQLiteBackend, ddl, schema_for
 
 T = TypeVar("T")
 
