@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY shadow ./shadow
-RUN pip install . && rm -rf /src
+RUN pip install '.[postgres]' && rm -rf /src
 
 # Non-root: shadow only reads the bucket and writes its own ledger.
 RUN useradd --system --uid 10001 --home-dir /var/lib/shadow --shell /usr/sbin/nologin shadow \

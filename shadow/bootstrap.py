@@ -97,7 +97,7 @@ def make_source(settings: Settings) -> Source:
 
 
 def open_ledger(settings: Settings) -> Ledger:
-    return Ledger(settings.db)
+    return Ledger(settings.ledger_target, settings.shard_pair)
 
 
 def make_engine(settings: Settings, *, with_source: bool = True) -> Engine:

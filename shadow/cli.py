@@ -35,7 +35,7 @@ def parse_now(text: str | None) -> float | None:
 
 def _common(p: argparse.ArgumentParser, *, source: bool = True) -> None:
     p.add_argument("--config", type=Path, help="TOML config file (also SHADOW_CONFIG)")
-    p.add_argument("--db", type=Path, help="ledger file (SQLite); default shadow.db")
+    p.add_argument("--db", help="ledger: a SQLite file (default shadow.db) or a postgresql:// URL")
     p.add_argument("--waivers", type=Path, help="waivers TOML file")
     p.add_argument("--now", help="judge as of this ISO-8601 time (default: the wall clock)")
     if source:
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     mrg.add_argument("reports", nargs="+", type=Path)
     mrg.add_argument("--config", type=Path, help="TOML config file (thresholds)")
     mrg.add_argument("--now", help="report time (default: the wall clock)")
-    mrg.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    mrg.add_argument("--db", help=argparse.SUPPRESS)
     mrg.add_argument("--waivers", type=Path, help=argparse.SUPPRESS)
     chk = sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     _common(chk)
@@ -126,6 +126,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         try:
             return await engine.run_cycle(now)
         finally:
+            engine.ledger.close()
             if engine.source is not None:
                 await engine.source.close()
 
@@ -145,7 +146,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         f"verdict {r.readiness.verdict.value}: {r.totals.paired} paired, {r.totals.mismatched} mismatched, "
         f"{r.totals.primary_only} lost, {r.totals.rejected_objects} rejected objects"
     )
-    engine.ledger.close()
     return 0
 
 
@@ -153,16 +153,20 @@ def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:
     from shadow.bootstrap import make_engine
 
     settings = _settings(args)
-    if not settings.db.exists():
+    target = settings.ledger_target
+    if isinstance(target, Path) and not target.exists():
         raise ShadowError(
-            f"ledger {settings.db} does not exist; run `shadow scan --once --db {settings.db}` first"
+            f"ledger {target} does not exist; run `shadow scan --once --db {target}` first"
         )
     engine = make_engine(settings, with_source=False)
     now = parse_now(args.now)
     at = now if now is not None else datetime.now(UTC).timestamp()
-    j, report = engine.judge(at)
-    if persist:
-        engine.persist(j, report, at)
+    try:
+        j, report = engine.judge(at)
+        if persist:
+            engine.persist(j, report, at)
+    finally:
+        engine.ledger.close()
     return engine, j, report
 
 

@@ -29,6 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shadow.dburl import is_postgres, mask_url
 from shadow.errors import ConfigError
 from shadow.layout import Layout
 from shadow.pairing import PairBy
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
     layout: Layout = Layout.FLAT
     prefix: str = ""
     suffix: str = Field("-dryrun", min_length=1)
-    db: Path = Path("shadow.db")
+    db: str = "shadow.db"  # a SQLite file path, or a postgresql:// URL (password masked in output)
     waivers: Path | None = None
     grace_seconds: float = Field(900.0, ge=0)
     run_timeout_seconds: float = Field(600.0, gt=0)
@@ -126,6 +127,22 @@ class Settings(BaseSettings):
     schedule_alert_window_seconds: float = Field(86400.0, gt=0)
     agent_label_allowlist: list[str] = Field(default_factory=list)
     agent_label_top_k: int = Field(10, ge=0)
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db_target(cls, v: object) -> object:
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, str) and "://" in v and not is_postgres(v):
+            raise ValueError(
+                "must be a SQLite file path or a postgresql://USER@HOST[:PORT]/DBNAME URL"
+            )
+        return v
+
+    @property
+    def ledger_target(self) -> Path | str:
+        """The SQLite file as a Path, or the PostgreSQL URL as given."""
+        return self.db if is_postgres(self.db) else Path(self.db).expanduser()
 
     @field_validator("source")
     @classmethod
@@ -207,6 +224,7 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective config for display: secrets masked, nothing else hidden."""
         data: dict[str, Any] = json.loads(self.model_dump_json())
+        data["db"] = mask_url(self.db)
         return data
 
 
@@ -231,6 +249,11 @@ def describe_validation(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         env = "SHADOW_" + "__".join(str(p) for p in err["loc"]).upper()
         got = err.get("input")
-        shown = "(hidden)" if any(s in loc for s in ("token", "secret", "key_id")) else repr(got)
+        if any(s in loc for s in ("token", "secret", "key_id")):
+            shown = "(hidden)"
+        elif loc == "db" and isinstance(got, str):
+            shown = repr(mask_url(got) if "://" in got else got)
+        else:
+            shown = repr(got)
         lines.append(f"setting {loc} ({env}): {err['msg']}; got {shown}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -17,7 +17,7 @@ class ConfigError(ShadowError):
 
 
 class StoreError(ShadowError):
-    """The ledger (SQLite) cannot be opened, read or written."""
+    """The ledger (SQLite or PostgreSQL) cannot be opened, read or written."""
 
 
 class SourceError(ShadowError):

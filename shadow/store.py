@@ -1,4 +1,4 @@
-"""The ledger: what shadow has seen and judged, in SQLite, surviving restarts.
+"""The ledger: what shadow has seen and judged, in SQLite or PostgreSQL, surviving restarts.
 
 Invariants:
 - One row per object key: the ETag and bytes last read, and when the key was first seen.
@@ -12,52 +12,57 @@ Invariants:
 - Results are replaced as a whole per judgement; verdict history grows only when the verdict
   or the config fingerprint changes.
 - The file is opened, never silently recreated: a corrupt or locked database is an error that
-  names the file and the fix.
+  names the file (or the PostgreSQL URL, password masked) and the fix.
+- The same SQL runs on both backends (ledger_backends.py); values are always bind parameters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+from shadow.dburl import is_postgres
 from shadow.errors import StoreError
+from shadow.ledger_backends import Backend, PostgresBackend, SQLiteBackend, ddl, schema_for
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+# The evidence's version: bumped in the transaction of every write of objects or history.
 _BUMP = (
-    "INSERT INTO meta VALUES ('generation', '1') "
-    "ON CONFLICT(name) DO UPDATE SET value=CAST(value AS INTEGER) + 1"
+    "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(name) "
+    "DO UPDATE SET value=CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
 )
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
-    key TEXT PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL,
-    last_modified REAL NOT NULL, first_seen REAL NOT NULL, fetched_at REAL,
-    body BLOB, too_large INTEGER NOT NULL DEFAULT 0
+    key TEXT PRIMARY KEY, etag TEXT NOT NULL, size {int} NOT NULL,
+    last_modified {real} NOT NULL, first_seen {real} NOT NULL, fetched_at {real},
+    body {blob}, too_large {int} NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS history (
-    run_dir TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
-    observed_at REAL NOT NULL, mode TEXT NOT NULL, PRIMARY KEY (run_dir, seq)
+    run_dir TEXT NOT NULL, seq {int} NOT NULL, state TEXT NOT NULL,
+    observed_at {real} NOT NULL, mode TEXT NOT NULL, PRIMARY KEY (run_dir, seq)
 );
 CREATE TABLE IF NOT EXISTS results (
     key TEXT PRIMARY KEY, agent TEXT NOT NULL, state TEXT NOT NULL, outcome TEXT NOT NULL,
-    findings TEXT NOT NULL, duration_ratio REAL
+    findings TEXT NOT NULL, duration_ratio {real}
 );
 CREATE TABLE IF NOT EXISTS verdicts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, verdict TEXT NOT NULL,
+    id {serial}, at {real} NOT NULL, verdict TEXT NOT NULL,
     config_hash TEXT NOT NULL, reasons TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
-    run_dir TEXT PRIMARY KEY, signature INTEGER NOT NULL, hist_len INTEGER NOT NULL,
-    body BLOB NOT NULL
+    run_dir TEXT PRIMARY KEY, signature {int} NOT NULL, hist_len {int} NOT NULL,
+    body {blob} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scans (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL NOT NULL,
-    ok INTEGER NOT NULL, listed INTEGER NOT NULL, fetched INTEGER NOT NULL, errors TEXT NOT NULL
+    id {serial}, started {real} NOT NULL, finished {real} NOT NULL,
+    ok {int} NOT NULL, listed {int} NOT NULL, fetched {int} NOT NULL, errors TEXT NOT NULL
 );
 """
 
@@ -92,37 +97,44 @@ class VerdictRow:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self._check()
-            self.db.executescript(_SCHEMA)
-            self._schema_version()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(_explain(path, exc)) from exc
+    """The ledger on a SQLite file (a path) or a PostgreSQL database (a postgresql:// URL).
 
-    def _check(self) -> None:
-        row = self.db.execute("PRAGMA quick_check").fetchone()
-        if row is None or row[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {row}")
+    `shard` namespaces a shared PostgreSQL database: each shard's rows live in their own schema.
+    """
+
+    def __init__(self, target: Path | str, shard: tuple[int, int] | None = None) -> None:
+        self.target = target
+        self.backend: Backend
+        if is_postgres(target):
+            self.path: Path | None = None
+            self.backend = PostgresBackend(str(target), schema_for(shard))
+        else:
+            self.path = Path(target)
+            self.backend = SQLiteBackend(self.path)
+        self._run(lambda: self.backend.setup(ddl(self.backend.dialect, _SCHEMA)))
+        self._run(self._schema_version)
+
+    def describe(self) -> str:
+        """The ledger's location for messages: the file, or the URL with its password masked."""
+        return self.backend.describe()
 
     def _schema_version(self) -> None:
-        row = self.db.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"schema version {row[0]}, this shadow expects {SCHEMA_VERSION}"
+        rows = self.backend.query("SELECT value FROM meta WHERE name='schema_version'")
+        if not rows:
+            with self.backend.transaction():
+                self.backend.executemany(
+                    "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT(name) DO NOTHING",
+                    [(str(SCHEMA_VERSION),)],
+                )
+        elif int(rows[0][0]) != SCHEMA_VERSION:
+            raise StoreError(
+                self.backend.explain(
+                    ValueError(f"schema version {rows[0][0]}, this shadow expects {SCHEMA_VERSION}")
+                )
             )
 
     def close(self) -> None:
-        self.db.close()
-
-    def _tx(self) -> sqlite3.Connection:
-        return self.db
+        self.backend.close()
 
     # objects ---------------------------------------------------------------------------
     def known_etags(self) -> dict[str, str]:
@@ -165,46 +177,48 @@ class Ledger:
         out: dict[str, bytes] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            try:
-                rows = self.db.execute(
-                    f"SELECT key, body FROM objects WHERE body IS NOT NULL AND key IN ({marks})",
-                    chunk,
-                ).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(_explain(self.path, exc)) from exc
+            marks = ",".join("?" * len(chunk))  # placeholders only; the keys are parameters
+            rows = self._q(
+                f"SELECT key, body FROM objects WHERE body IS NOT NULL AND key IN ({marks})",
+                chunk,
+            )
             out.update((k, bytes(b)) for k, b in rows)
         return out
 
     # history ---------------------------------------------------------------------------
     def append_observation(self, run_dir: str, state: str, observed_at: float) -> None:
         """Polling mode: record a state if it differs from the last one observed."""
-        last = self.db.execute(
-            "SELECT seq, state FROM history WHERE run_dir=? ORDER BY seq DESC LIMIT 1", (run_dir,)
-        ).fetchone()
-        if last is not None and last[1] == state:
-            return
-        seq = 0 if last is None else last[0] + 1
-        self._write(
-            "INSERT INTO history VALUES (?, ?, ?, ?, 'polling')",
-            [(run_dir, seq, state, observed_at)],
-            bump=True,
-        )
+
+        def go() -> None:
+            with self.backend.transaction():
+                last = self.backend.query(
+                    "SELECT seq, state FROM history WHERE run_dir=? ORDER BY seq DESC LIMIT 1",
+                    (run_dir,),
+                )
+                if last and last[0][1] == state:
+                    return
+                seq = 0 if not last else last[0][0] + 1
+                self.backend.executemany(
+                    "INSERT INTO history VALUES (?, ?, ?, ?, 'polling')",
+                    [(run_dir, seq, state, observed_at)],
+                )
+                self.backend.query(_BUMP)
+
+        self._run(go)
 
     def replace_history(self, run_dir: str, states: list[tuple[str, float]]) -> None:
         """Versioned mode: the exact sequence of states, oldest first."""
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM history WHERE run_dir=?", (run_dir,))
-            self.db.executemany(
-                "INSERT INTO history VALUES (?, ?, ?, ?, 'versioned')",
-                [(run_dir, i, s, t) for i, (s, t) in enumerate(states)],
-            )
-            self.db.execute(_BUMP)
-            self.db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+
+        def go() -> None:
+            with self.backend.transaction():
+                self.backend.query("DELETE FROM history WHERE run_dir=?", (run_dir,))
+                self.backend.executemany(
+                    "INSERT INTO history VALUES (?, ?, ?, ?, 'versioned')",
+                    [(run_dir, i, s, t) for i, (s, t) in enumerate(states)],
+                )
+                self.backend.query(_BUMP)
+
+        self._run(go)
 
     def histories(self) -> dict[str, tuple[str, list[str]]]:
         out: dict[str, tuple[str, list[str]]] = {}
@@ -232,52 +246,60 @@ class Ledger:
     def save_runs(
         self, upserts: list[tuple[str, int, int, bytes]], deletes: list[str], stamp: str
     ) -> None:
-        """Bring the stored runs up to `stamp`; with a new stamp, `upserts` must be all runs."""
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            previous = self.db.execute("SELECT value FROM meta WHERE name='runs_stamp'").fetchone()
-            if previous is None or previous[0].split(":", 1)[1:] != stamp.split(":", 1)[1:]:
-                self.db.execute("DELETE FROM runs")  # other settings: nothing stored applies
-            self.db.executemany("DELETE FROM runs WHERE run_dir=?", [(d,) for d in deletes])
-            self.db.executemany(
-                """INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT(run_dir) DO UPDATE SET
-                   signature=excluded.signature, hist_len=excluded.hist_len, body=excluded.body""",
-                upserts,
-            )
-            self.db.execute(
-                "INSERT INTO meta VALUES ('runs_stamp', ?) "
-                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                (stamp,),
-            )
-            self.db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+        """Bring the stored runs up to `stamp`; with new settings, `upserts` must be all runs."""
+
+        def go() -> None:
+            with self.backend.transaction():
+                previous = self.backend.query("SELECT value FROM meta WHERE name='runs_stamp'")
+                settings = stamp.split(":", 1)[1:]
+                if not previous or str(previous[0][0]).split(":", 1)[1:] != settings:
+                    self.backend.query("DELETE FROM runs")  # other settings: nothing applies
+                self.backend.executemany(
+                    "DELETE FROM runs WHERE run_dir=?", [(d,) for d in deletes]
+                )
+                self.backend.executemany(
+                    """INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT(run_dir) DO UPDATE SET
+                       signature=excluded.signature, hist_len=excluded.hist_len,
+                       body=excluded.body""",
+                    upserts,
+                )
+                self.backend.executemany(
+                    "INSERT INTO meta VALUES ('runs_stamp', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                    [(stamp,)],
+                )
+
+        self._run(go)
 
     # results and verdicts --------------------------------------------------------------
     def save_judgement(self, rows: list[ResultRow], verdict: VerdictRow) -> None:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM results")
-            self.db.executemany(
-                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (r.key, r.agent, r.state, r.outcome, r.findings_json, r.duration_ratio)
-                    for r in rows
-                ],
-            )
-            last = self.db.execute(
-                "SELECT verdict, config_hash FROM verdicts ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            if last is None or (last[0], last[1]) != (verdict.verdict, verdict.config_hash):
-                self.db.execute(
-                    "INSERT INTO verdicts (at, verdict, config_hash, reasons) VALUES (?, ?, ?, ?)",
-                    (verdict.at, verdict.verdict, verdict.config_hash, json.dumps(verdict.reasons)),
+        def go() -> None:
+            with self.backend.transaction():
+                self.backend.query("DELETE FROM results")
+                self.backend.executemany(
+                    "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (r.key, r.agent, r.state, r.outcome, r.findings_json, r.duration_ratio)
+                        for r in rows
+                    ],
                 )
-            self.db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+                last = self.backend.query(
+                    "SELECT verdict, config_hash FROM verdicts ORDER BY id DESC LIMIT 1"
+                )
+                if not last or (last[0][0], last[0][1]) != (verdict.verdict, verdict.config_hash):
+                    self.backend.executemany(
+                        "INSERT INTO verdicts (at, verdict, config_hash, reasons) VALUES (?, ?, ?, ?)",
+                        [
+                            (
+                                verdict.at,
+                                verdict.verdict,
+                                verdict.config_hash,
+                                json.dumps(verdict.reasons),
+                            )
+                        ],
+                    )
+
+        self._run(go)
 
     def results(self) -> list[ResultRow]:
         return [
@@ -310,12 +332,12 @@ class Ledger:
         )
 
     def last_good_scan(self) -> float | None:
-        row = self.db.execute("SELECT MAX(finished) FROM scans WHERE ok=1").fetchone()
-        return float(row[0]) if row and row[0] is not None else None
+        rows = self._q("SELECT MAX(finished) FROM scans WHERE ok=1")
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def get_meta(self, name: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
-        return str(row[0]) if row else None
+        rows = self._q("SELECT value FROM meta WHERE name=?", (name,))
+        return str(rows[0][0]) if rows else None
 
     def set_meta(self, name: str, value: str) -> None:
         self._write(
@@ -324,36 +346,21 @@ class Ledger:
         )
 
     # plumbing --------------------------------------------------------------------------
-    def _q(self, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    def _run(self, fn: Callable[[], T]) -> T:
+        """Call into the backend; a driver error becomes a StoreError naming the ledger."""
         try:
-            return self.db.execute(sql).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(_explain(self.path, exc)) from exc
+            return fn()
+        except self.backend.errors as exc:
+            raise StoreError(self.backend.explain(exc)) from exc
 
-    def _write(self, sql: str, rows: list[tuple], bump: bool = False) -> None:  # type: ignore[type-arg]
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany(sql, rows)
-            if bump:
-                self.db.execute(_BUMP)
-            self.db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            self._rollback()
-            raise StoreError(_explain(self.path, exc)) from exc
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._run(lambda: self.backend.query(sql, params))
 
-    def _rollback(self) -> None:
-        with contextlib.suppress(sqlite3.DatabaseError):
-            self.db.execute("ROLLBACK")
+    def _write(self, sql: str, rows: list[tuple[Any, ...]], bump: bool = False) -> None:
+        def go() -> None:
+            with self.backend.transaction():
+                self.backend.executemany(sql, rows)
+                if bump:
+                    self.backend.query(_BUMP)
 
-
-def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        fix = "another shadow process holds it; stop it or point --db elsewhere"
-    elif "not a database" in text or "malformed" in text or "integrity" in text:
-        fix = "the file is corrupt; move it aside and run `shadow scan` to rebuild from the bucket"
-    elif "schema version" in text:
-        fix = "it was written by another shadow version; use a new --db path"
-    else:
-        fix = "check the path, its permissions and free disk space"
-    return f"ledger {path}: {text}; {fix}"
+        self._run(go)

@@ -11,6 +11,7 @@ import pytest
 
 from shadow.cli import main
 from shadow.demo import DemoCorpus, write_demo
+from tests.snapshots import tree_unchanged
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-01T12:00:00Z"
@@ -35,20 +36,21 @@ def scanned(tmp_path: Path) -> ScanFactory:
     def make(name: str = "bucket", layout: str = "flat", **kw: object) -> Scanned:
         corpus = write_demo(tmp_path / name, now=NOW, layout=layout, **kw)  # type: ignore[arg-type]
         db = tmp_path / f"{name}.db"
-        code = main(
-            [
-                "scan",
-                "--once",
-                "--source",
-                f"dir:{corpus.root}",
-                "--layout",
-                layout,
-                "--db",
-                str(db),
-                "--now",
-                NOW_ISO,
-            ]
-        )
+        with tree_unchanged(corpus.root):
+            code = main(
+                [
+                    "scan",
+                    "--once",
+                    "--source",
+                    f"dir:{corpus.root}",
+                    "--layout",
+                    layout,
+                    "--db",
+                    str(db),
+                    "--now",
+                    NOW_ISO,
+                ]
+            )
         assert code == 0
         return Scanned(corpus, db)
 

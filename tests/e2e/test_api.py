@@ -178,3 +178,50 @@ def test_metrics_read_back_from_the_registry(service: Service) -> None:
     assert steps is not None and 0.9 < steps < 1.0
     assert 1.0 == reg.get_sample_value("shadow_scans_total", {"result": "ok"})
     assert (reg.get_sample_value("shadow_objects_fetched_total") or 0) > 1000
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/..%2F..%2Fetc%2Fpasswd",
+        "/runs/%2E%2E",
+        "/runs/x'%20OR%20'1'%3D'1",
+        "/runs/x%22%3B%20DROP%20TABLE%20results%3B%20--",
+        "/runs/%25s%3F",
+        "/runs/%00",
+        "/runs/" + "a" * 5000,
+    ],
+)
+async def test_hostile_run_ids_in_the_url_are_a_clean_404(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    """Traversal, quotes, SQL and NULs in a run id find nothing, say so in JSON, and break nothing."""
+    r = await client.get(path, headers=AUTH)
+    assert 404 == r.status_code
+    assert "detail" in r.json()
+    assert 200 == (await client.get("/report?limit=1", headers=AUTH)).status_code
+
+
+async def test_tokens_are_compared_in_constant_time(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every token check goes through hmac.compare_digest, for the API and the webhook token."""
+    import hmac
+
+    seen: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert (
+        401 == (await client.get("/report", headers={"Authorization": "Bearer wrong"})).status_code
+    )
+    assert 200 == (await client.get("/report?limit=1", headers=AUTH)).status_code
+    hook = await client.post(
+        "/events/minio", json={"Records": []}, headers={"Authorization": "Bearer nope"}
+    )
+    assert 401 == hook.status_code
+    assert [b"wrong", TOKEN.encode(), b"nope"] == [a for a, _ in seen]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from shadow.demo import write_demo
+from tests.snapshots import tree_unchanged
 
 
 def free_port() -> int:
@@ -119,31 +123,58 @@ def test_restart_on_the_same_ledger_gives_the_same_report(tmp_path: Path) -> Non
     assert "shadow_objects_fetched_total 0.0" in metrics_after_restart
 
 
+def _arrive(staged: Path, root: Path, dirs: list[str]) -> None:
+    """Copy whole run directories into the watched tree (while no shadow runs)."""
+    for d in dirs:
+        shutil.copytree(staged / "runs" / d, root / "runs" / d)
+
+
 def test_kill_9_at_random_points_never_loses_or_double_counts(tmp_path: Path) -> None:
-    """SIGKILL mid-cycle, restarted on the same ledger several times: the report equals an uninterrupted run's."""
+    """Ten SIGKILLs at seeded random points of start-up and of cycles, with runs arriving between
+    restarts, all on one ledger: the final report equals an uninterrupted run's, nothing twice."""
     now = datetime.now(UTC).replace(microsecond=0)
-    corpus = write_demo(tmp_path / "bucket", now=now)
+    staged = write_demo(tmp_path / "staged", now=now, runs=60).root
+    root = tmp_path / "bucket"
+    (root / "runs").mkdir(parents=True)
     rng = random.Random(11)
+    dirs = sorted(p.name for p in (staged / "runs").iterdir())
+    rng.shuffle(dirs)
+    batches = [dirs[i::10] for i in range(10)]  # a tenth of the runs arrives before each restart
     db = tmp_path / "killed.db"
-    for _ in range(4):
-        proc = start_serve(corpus.root, db, free_port())
-        time.sleep(
-            rng.uniform(0.8, 3.0)
-        )  # somewhere in start-up, the first cycle, or between cycles
-        proc.kill()
-        proc.communicate(timeout=30)
+    for kill, batch in enumerate(batches):
+        _arrive(staged, root, batch)
+        port = free_port()
+        with tree_unchanged(root):
+            proc = start_serve(root, db, port)
+            if kill % 3 == 0:  # during start-up: opening the ledger, the first listing
+                time.sleep(rng.uniform(0.3, 1.2))
+            else:  # the first cycle starts with the app; land anywhere in it or the next ones
+                wait_for(f"http://127.0.0.1:{port}/healthz")
+                time.sleep(rng.uniform(0.0, 1.5))
+            proc.kill()
+            proc.communicate(timeout=30)
     reports = []
     for path in (db, tmp_path / "clean.db"):
         port = free_port()
-        proc = start_serve(corpus.root, path, port)
-        try:
-            wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60)
-            reports.append(json.loads(wait_for(f"http://127.0.0.1:{port}/report?limit=10000")))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=30)
+        with tree_unchanged(root):
+            proc = start_serve(root, path, port)
+            try:
+                wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60)
+                reports.append(json.loads(wait_for(f"http://127.0.0.1:{port}/report?limit=10000")))
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.communicate(timeout=30)
     for r in reports:
         r.pop("generated_at")
         r["readiness"].pop("since")
     killed, clean = reports
     assert clean == killed
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    with sqlite3.connect(db) as con:
+        keys = [k for (k,) in con.execute("SELECT key FROM objects ORDER BY key")]
+        history = con.execute("SELECT run_dir, state FROM history ORDER BY run_dir, seq").fetchall()
+        verdicts = con.execute("SELECT verdict, config_hash FROM verdicts ORDER BY id").fetchall()
+    assert files == keys  # every object once, none lost
+    repeats = [a for a, b in itertools.pairwise(history) if a == b]
+    assert [] == repeats  # no state observed twice in a row for one run
+    assert all(a != b for a, b in itertools.pairwise(verdicts))  # a verdict row per change only

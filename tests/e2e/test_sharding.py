@@ -10,13 +10,15 @@ import pytest
 from shadow.cli import main
 from shadow.demo import write_demo
 from tests.e2e.conftest import NOW, NOW_ISO
+from tests.snapshots import tree_unchanged
 
 
 def _scan_report(
     capsys: pytest.CaptureFixture[str], root: Path, db: Path, layout: str, *extra: str
 ) -> dict:  # type: ignore[type-arg]
     common = ["--db", str(db), "--now", NOW_ISO, "--layout", layout, *extra]
-    assert 0 == main(["scan", "--once", "--source", f"dir:{root}", *common])
+    with tree_unchanged(root):
+        assert 0 == main(["scan", "--once", "--source", f"dir:{root}", *common])
     capsys.readouterr()
     assert 0 == main(["report", "--json", *common])
     return json.loads(capsys.readouterr().out)

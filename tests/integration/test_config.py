@@ -101,3 +101,21 @@ def test_secrets_never_reach_error_messages(
     assert 3 == main(["check-config"])
     err = capsys.readouterr().err
     assert "SHADOW_S3__CONCURRENCY" in err and "s3-secret-value-123" not in err
+
+
+def test_a_postgres_url_is_masked_in_check_config_and_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ledger URL's password (in the authority or a parameter) never reaches the output."""
+    monkeypatch.setenv("SHADOW_DB", "postgresql://shadow:pg-pass-123@db.internal:5432/ledger")
+    assert 0 == main(["check-config"])
+    out = capsys.readouterr()
+    assert "pg-pass-123" not in out.out + out.err
+    shown = json.loads(out.out.split("\nconfig fingerprint")[0])
+    assert "postgresql://shadow:***@db.internal:5432/ledger" == shown["db"]
+    assert 0 == main(["check-config", "--db", "postgres://u@h/d?password=pw-in-query-456"])
+    out = capsys.readouterr()
+    assert "pw-in-query-456" not in out.out and "password=***" in out.out
+    assert 3 == main(["check-config", "--db", "mysql://root:mysql-pass-789@h/d"])
+    err = capsys.readouterr().err
+    assert "SHADOW_DB" in err and "postgresql://" in err and "mysql-pass-789" not in err

@@ -1,10 +1,13 @@
-"""The SQLite ledger: real files, restarts, corruption and locks."""
+"""The ledger on both backends: real SQLite files and a real PostgreSQL server; restarts,
+corruption, locks, outages, shard namespaces and hostile keys."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,32 +19,62 @@ from shadow.engine import Engine
 from shadow.errors import StoreError
 from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
 from tests.e2e.conftest import NOW
+from tests.pgserver import PASSWORD, PgServer
 
 
-def test_objects_upsert_keeps_first_seen_and_survives_reopen(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a fresh ledger lives: a SQLite file, or an empty PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return tmp_path / "l.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def open_ledger() -> Iterator[Callable[..., Ledger]]:
+    """Open ledgers that are all closed at teardown (a PostgreSQL connection is a resource)."""
+    opened: list[Ledger] = []
+
+    def open_(*args: Any) -> Ledger:
+        opened.append(Ledger(*args))
+        return opened[-1]
+
+    yield open_
+    for ledger in opened:
+        ledger.close()
+
+
+def test_objects_upsert_keeps_first_seen_and_survives_reopen(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
     """Saving an object twice keeps one row with its first-seen time, across a reopen."""
-    db = tmp_path / "l.db"
-    ledger = Ledger(db)
+    db = target
+    ledger = open_ledger(db)
     ledger.save_objects([StoredObject("runs/a/status.json", "e1", 3, 10.0, 10.0, b"{}")], 11.0)
     ledger.save_objects([StoredObject("runs/a/status.json", "e2", 4, 20.0, 20.0, b"{ }")], 21.0)
     ledger.close()
-    again = Ledger(db)
+    again = open_ledger(db)
     assert again.known_etags() == {"runs/a/status.json": "e2"}
     [row] = again.object_index()
     assert (row.first_seen, again.bodies([row.key])[row.key]) == (10.0, b"{ }")
 
 
-def test_polling_history_records_each_change_once(tmp_path: Path) -> None:
+def test_polling_history_records_each_change_once(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
     """Observing the same state twice records it once; a new state appends."""
-    ledger = Ledger(tmp_path / "l.db")
+    ledger = open_ledger(target)
     for state in ("queued", "queued", "running", "running", "completed"):
         ledger.append_observation("runs/a/", state, 1.0)
     assert ledger.histories() == {"runs/a/": ("polling", ["queued", "running", "completed"])}
 
 
-def test_verdict_history_grows_only_on_change(tmp_path: Path) -> None:
+def test_verdict_history_grows_only_on_change(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
     """Judging again with the same verdict and config adds no verdict row."""
-    ledger = Ledger(tmp_path / "l.db")
+    ledger = open_ledger(target)
     row = ResultRow("k", "a", "paired", "match", "[]", 1.0)
     for at, verdict, cfg in (
         (1, "NOT_READY", "c1"),
@@ -178,3 +211,135 @@ def test_a_cycle_over_an_unchanged_bucket_reads_no_object_from_the_ledger(
     assert engine.ledger.index_reads == 2  # type: ignore[attr-defined]
     assert third.report and third.report.totals.runs == first.report.totals.runs + 1
     engine.ledger.close()
+
+
+def test_versioned_history_and_meta_round_trip(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Versioned history is replaced as a whole; meta values upsert; scans record the last good one."""
+    ledger = open_ledger(target)
+    ledger.replace_history("runs/a/", [("queued", 1.0), ("running", 2.0)])
+    ledger.replace_history("runs/a/", [("queued", 1.0), ("running", 2.0), ("completed", 3.0)])
+    ledger.set_meta("k", "1")
+    ledger.set_meta("k", "2")
+    ledger.record_scan(1.0, 2.5, True, 3, 3, {})
+    ledger.record_scan(3.0, 4.0, False, 0, 0, {"network": 1})
+    assert ledger.histories() == {"runs/a/": ("versioned", ["queued", "running", "completed"])}
+    assert (ledger.get_meta("k"), ledger.get_meta("missing")) == ("2", None)
+    assert ledger.last_good_scan() == 2.5
+
+
+def test_schema_creation_is_idempotent(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Opening the same ledger repeatedly creates the schema once and keeps every row."""
+    for i in range(3):
+        ledger = open_ledger(target)
+        ledger.save_objects([StoredObject(f"runs/{i}/status.json", "e", 1, 1.0, 1.0, b"{}")], 1.0)
+        ledger.close()
+    assert 3 == len(open_ledger(target).known_etags())
+
+
+HOSTILE_KEYS = [
+    "runs/x'; DROP TABLE objects; --/status.json",
+    'runs/a"b/status.json',
+    "runs/%2F..%2F/status.json",
+    "runs/../../etc/passwd",
+    "runs/?/status.json",
+    "runs/%s/status.json",
+    "runs/\\x00/status.json",
+]
+
+
+def test_hostile_keys_are_stored_verbatim(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Keys with quotes, SQL metacharacters, placeholders and ../ are data, never SQL or paths."""
+    ledger = open_ledger(target)
+    rows = [StoredObject(k, "e'1", 2, 1.0, 1.0, b"{}") for k in HOSTILE_KEYS]
+    ledger.save_objects(rows, 1.0)
+    for k in HOSTILE_KEYS:
+        ledger.append_observation(k, "queued", 1.0)
+    assert dict.fromkeys(HOSTILE_KEYS, "e'1") == ledger.known_etags()
+    assert set(HOSTILE_KEYS) == set(ledger.bodies(HOSTILE_KEYS))
+    assert set(HOSTILE_KEYS) == set(ledger.histories())
+
+
+def test_shards_sharing_a_postgres_database_are_namespaced(
+    pg_url: str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Two shards on one database: each replaces its own results, never the other's."""
+    zero, one = open_ledger(pg_url, (0, 2)), open_ledger(pg_url, (1, 2))
+    zero.save_judgement(
+        [ResultRow("a", "x", "paired", "match", "[]", 1.0)], VerdictRow(1, "READY", "c", [])
+    )
+    one.save_judgement(
+        [ResultRow("b", "y", "paired", "match", "[]", 1.0)], VerdictRow(1, "NOT_READY", "c", [])
+    )
+    zero.save_objects([StoredObject("runs/a/status.json", "e", 1, 1.0, 1.0, b"{}")], 1.0)
+    assert ["a"] == [r.key for r in zero.results()]
+    assert ["b"] == [r.key for r in one.results()]
+    assert {} == one.known_etags()
+    assert "shadow_shard_1_of_2" in one.describe()
+
+
+def test_postgres_outage_is_a_clear_error_and_the_next_call_recovers() -> None:
+    """Database down: the error names host and database, never the password; back up: it works."""
+    server = PgServer()
+    try:
+        server.start()
+        url = server.create_database()
+        ledger = Ledger(url)
+        ledger.set_meta("before", "1")
+        server.stop()
+        with pytest.raises(StoreError) as err:
+            ledger.known_etags()
+        text = str(err.value)
+        assert f"127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]}" in text
+        assert PASSWORD not in text
+        assert "retries on the next cycle" in text
+        server.start()
+        assert "1" == ledger.get_meta("before")
+        ledger.close()
+    finally:
+        server.destroy()
+
+
+def test_postgres_refusing_the_login_names_the_database_not_the_password(
+    pg_server: PgServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong password fails with the URL masked, in the exception and on the CLI's stderr."""
+    url = pg_server.create_database().replace(PASSWORD, "wrong-" + PASSWORD)
+    with pytest.raises(StoreError) as err:
+        Ledger(url)
+    assert PASSWORD not in str(err.value)
+    assert "shadow:***@127.0.0.1" in str(err.value)
+    assert 3 == main(["report", "--db", url])
+    captured = capsys.readouterr()
+    assert PASSWORD not in captured.out + captured.err
+    assert "shadow:***@127.0.0.1" in captured.err
+
+
+def test_every_evidence_write_bumps_the_generation_and_stored_runs_follow_their_stamp(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """On both backends: objects and history bump the generation; runs come back only under the
+    stamp they were stored with, and new settings replace them all."""
+    ledger = open_ledger(target)
+    assert ledger.generation() == 0
+    ledger.save_objects([StoredObject("runs/a/status.json", "e", 2, 1.0, 1.0, b"{}")], 1.0)
+    ledger.append_observation("runs/a/", "queued", 1.0)
+    ledger.append_observation("runs/a/", "queued", 2.0)  # no change: no new evidence
+    ledger.replace_history("runs/b/", [("queued", 1.0)])
+    assert ledger.generation() == 3
+    big = -(2**63)  # signatures are signed 64-bit
+    ledger.save_runs([("runs/a/", big, 1, b"[1]"), ("runs/b/", 7, 1, b"[2]")], [], "3:s1")
+    assert ledger.stored_runs("3:s2") is None and ledger.stored_runs("4:s1") is None
+    assert sorted(ledger.stored_runs("3:s1") or []) == [
+        ("runs/a/", big, 1, b"[1]"),
+        ("runs/b/", 7, 1, b"[2]"),
+    ]
+    ledger.save_runs([("runs/b/", 8, 2, b"[3]")], ["runs/a/"], "4:s1")  # same settings: a delta
+    assert ledger.stored_runs("4:s1") == [("runs/b/", 8, 2, b"[3]")]
+    ledger.save_runs([("runs/c/", 9, 0, b"[4]")], [], "4:s2")  # new settings: all replaced
+    assert ledger.stored_runs("4:s2") == [("runs/c/", 9, 0, b"[4]")]

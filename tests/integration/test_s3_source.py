@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -14,6 +15,7 @@ from shadow.demo import write_demo
 from shadow.errors import SourceError
 from tests.e2e.conftest import NOW
 from tests.integration.conftest import BUCKET, SECRET_KEY, settings_for
+from tests.snapshots import bucket_unchanged
 
 
 def upload_tree(s3: Any, root: Path, prefix: str = "") -> int:
@@ -42,11 +44,12 @@ async def test_listing_pages_and_etags_match_the_server(
         s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=b"{}")
     source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
     source._page_size = 3
-    try:
-        listed = [o async for o in source.list_objects("runs/")]
-        body = await source.fetch("runs/r3/status.json")
-    finally:
-        await source.close()
+    with bucket_unchanged(s3):
+        try:
+            listed = [o async for o in source.list_objects("runs/")]
+            body = await source.fetch("runs/r3/status.json")
+        finally:
+            await source.close()
     assert [f"runs/r{i}/status.json" for i in range(7)] == [o.key for o in listed]
     head = s3.head_object(Bucket=BUCKET, Key="runs/r3/status.json")
     assert head["ETag"].strip('"') == listed[3].etag
@@ -62,14 +65,15 @@ async def test_versions_come_back_oldest_first(s3: Any, s3_endpoint: str, tmp_pa
         )
     s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json.bak", Body=b"{}")
     source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
-    try:
-        versions = await source.list_versions("runs/r1/status.json")
-        bodies = [
-            json.loads(await source.fetch(v.key, version_id=v.version_id))["status"]
-            for v in versions
-        ]
-    finally:
-        await source.close()
+    with bucket_unchanged(s3):
+        try:
+            versions = await source.list_versions("runs/r1/status.json")
+            bodies = [
+                json.loads(await source.fetch(v.key, version_id=v.version_id))["status"]
+                for v in versions
+            ]
+        finally:
+            await source.close()
     assert bodies == ["queued", "running", "completed"]
     assert [v.is_latest for v in versions] == [False, False, True]
 
@@ -119,13 +123,15 @@ async def test_engine_scans_incrementally_and_never_changes_the_bucket(
     before = bucket_state(s3)
     engine = make_engine(settings_for(s3_endpoint, tmp_path))
     try:
-        first = await engine.run_cycle(NOW.timestamp())
-        second = await engine.run_cycle(NOW.timestamp())
+        with bucket_unchanged(s3):
+            first = await engine.run_cycle(NOW.timestamp())
+            second = await engine.run_cycle(NOW.timestamp())
         key = next(k for k, _ in before if k.endswith("-dryrun/status.json"))
         doc = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
         doc["error"] = "changed"
         s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
-        third = await engine.run_cycle(NOW.timestamp())
+        with bucket_unchanged(s3):
+            third = await engine.run_cycle(NOW.timestamp())
     finally:
         await engine.source.close()  # type: ignore[union-attr]
         engine.ledger.close()
@@ -144,11 +150,12 @@ async def test_nested_layout_over_s3(s3: Any, s3_endpoint: str, tmp_path: Path) 
     corpus = write_demo(tmp_path / "demo", now=NOW, runs=25, days=3, layout="nested")
     upload_tree(s3, corpus.root)
     engine = make_engine(settings_for(s3_endpoint, tmp_path, layout="nested"))
-    try:
-        summary = await engine.run_cycle(NOW.timestamp())
-    finally:
-        await engine.source.close()  # type: ignore[union-attr]
-        engine.ledger.close()
+    with bucket_unchanged(s3):
+        try:
+            summary = await engine.run_cycle(NOW.timestamp())
+        finally:
+            await engine.source.close()  # type: ignore[union-attr]
+            engine.ledger.close()
     assert summary.report is not None
     lost = {r.run_id for r in summary.report.runs if r.state.value == "primary_only"}
     planted_lost = {p.run_id for p in corpus.planted if p.kind.value == "lost_run"}
@@ -177,13 +184,67 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
                 Bucket=BUCKET, Key=f"runs/{side}/status.json", Body=json.dumps(doc).encode()
             )
     engine = make_engine(settings_for(s3_endpoint, tmp_path))
-    try:
-        summary = await engine.run_cycle(NOW.timestamp())
-    finally:
-        await engine.source.close()  # type: ignore[union-attr]
-        engine.ledger.close()
+    with bucket_unchanged(s3):
+        try:
+            summary = await engine.run_cycle(NOW.timestamp())
+        finally:
+            await engine.source.close()  # type: ignore[union-attr]
+            engine.ledger.close()
     assert summary.report is not None
     [run] = summary.report.runs
     kinds = {(f.dimension.value, f.kind.value) for f in run.findings}
     assert ("status", "forbidden_transition") in kinds
     assert summary.report.readiness.evidence_mode == {"versioned": 2}
+
+
+HOSTILE_IDS = ["x'; DROP TABLE objects; --", "..%2F..%2Fetc", "q%s?(1)"]
+
+
+async def test_hostile_keys_are_data_never_paths_or_sql(
+    s3: Any, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run ids with quotes, SQL, placeholders and encoded slashes, and keys with `..`, are judged
+    and looked up like any other: the scan succeeds, the ledger holds them verbatim, the API finds
+    them by their URL-encoded id, and no file appears outside the test's directory."""
+    import httpx
+    from prometheus_client import CollectorRegistry
+
+    from shadow.api import create_app
+    from shadow.daemon import build_service
+
+    corpus = write_demo(tmp_path / "demo", now=NOW, runs=30, days=3)
+    upload_tree(s3, corpus.root)
+    runs = corpus.root / "runs"
+    model = next(p.name for p in sorted(runs.iterdir()) if (runs / f"{p.name}-dryrun").is_dir())
+    for hostile in HOSTILE_IDS:
+        for side in ("", "-dryrun"):
+            for path in sorted((runs / f"{model}{side}").rglob("*")):
+                if path.is_file():
+                    rel = path.relative_to(runs / f"{model}{side}").as_posix()
+                    s3.put_object(
+                        Bucket=BUCKET,
+                        Key=f"runs/{hostile}{side}/{rel}",
+                        Body=path.read_bytes().replace(model.encode(), hostile.encode()),
+                    )
+    s3.put_object(Bucket=BUCKET, Key="runs/../../escape/status.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="runs/x/../../../escape.json", Body=b"{}")
+    monkeypatch.chdir(tmp_path)
+    svc = build_service(settings_for(s3_endpoint, tmp_path), CollectorRegistry())
+    try:
+        with bucket_unchanged(s3):
+            summary = await svc.cycle(NOW.timestamp())
+        assert summary is not None and summary.scan.ok and summary.report is not None
+        by_id = {r.run_id: r for r in summary.report.runs}
+        model_outcome = by_id[model].outcome
+        assert {h: model_outcome for h in HOSTILE_IDS} == {h: by_id[h].outcome for h in HOSTILE_IDS}
+        known = svc.engine.ledger.known_etags()
+        assert {"runs/../../escape/status.json", "runs/x/../../../escape.json"} <= set(known)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(svc)), base_url="http://shadow"
+        ) as client:
+            for hostile in HOSTILE_IDS:
+                r = await client.get(f"/runs/{quote(hostile, safe='')}")
+                assert 200 == r.status_code and hostile == r.json()["run_id"]
+    finally:
+        await svc.close()
+    assert [] == [p for p in tmp_path.parent.rglob("escape*")]
