@@ -236,9 +236,9 @@ class Engine:
             return False
         cache = {}
         try:
-            for run_dir, signature, hist_len, body in rows:
+            for _, signature, hist_len, body in rows:
                 run, rejected = runcodec.decode(body)
-                cache[run_dir] = (signature, hist_len, run, rejected)
+                cache[run.run_dir] = (signature, hist_len, run, rejected)  # one string, not two
         except runcodec.CodecError as exc:
             log.warning("stored normalized runs unreadable (%s); re-normalizing", exc)
             return False

@@ -10,6 +10,7 @@ from its timestamps when both exist.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,7 +210,9 @@ def _one_step(d: _Draft, ev: StepEvidence) -> NormStep | None:
     duration = rec.duration_ms
     if duration is None and rec.started_at is not None and rec.finished_at is not None:
         duration = max(0.0, (rec.finished_at - rec.started_at).total_seconds() * 1000)
-    return NormStep(number, name or f"step-{number}", rec.status, error_code(rec.error), duration)
+    return NormStep(
+        number, sys.intern(name or f"step-{number}"), rec.status, error_code(rec.error), duration
+    )
 
 
 def retries(d: _Draft) -> None:

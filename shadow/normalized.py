@@ -6,6 +6,7 @@ and windows. Values are immutable and hashable so a canonical hash can short-cir
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, dataclass_transform
 
@@ -16,6 +17,24 @@ from shadow.records import Rejected
 from shadow.vocabulary import RunState, StepState, run_error_class
 
 T = TypeVar("T")
+H = TypeVar("H")
+
+# Values that recur in nearly every run (step names, agents, codes, state histories, the
+# comparable shape of a pipeline) are kept once. Bounded: hostile data with a new name in every
+# run cannot grow the table past this; beyond it values are simply not shared.
+_SHARED_LIMIT = 100_000
+_shared: dict[object, object] = {}
+NO_FIELDS: frozenset[str] = frozenset()
+
+
+def share(value: H) -> H:
+    """The one stored copy of an immutable value equal to `value` (itself when first seen)."""
+    found = _shared.get(value)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    if len(_shared) < _SHARED_LIMIT:
+        _shared[value] = value
+    return value
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
@@ -89,8 +108,16 @@ class NormalizedRun:
         return self.state in (RunState.COMPLETED, RunState.FAILED)
 
     def __post_init__(self) -> None:
+        # Held for every tracked run, so what recurs is stored once (half the memory per run).
+        put = object.__setattr__
+        put(self, "agent", sys.intern(self.agent))
+        put(self, "history", share(self.history))
+        if not self.unknown_fields:
+            put(self, "unknown_fields", NO_FIELDS)
+        if not self.vendor_fields:
+            put(self, "vendor_fields", NO_FIELDS)
         # Computed once: the engine caches runs and compares each against its twin every cycle.
-        object.__setattr__(self, "comparable", comparable_of(self))
+        put(self, "comparable", comparable_of(self))
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
@@ -98,6 +125,6 @@ def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
         run.state,
         run.error_class,
         run.history,
-        tuple((s.name, s.state, s.error_class) for s in run.steps),
-        tuple((r.step, r.recovered, r.error_class, r.attempts) for r in run.retries),
+        share(tuple([(s.name, s.state, s.error_class) for s in run.steps])),
+        tuple([(r.step, r.recovered, r.error_class, r.attempts) for r in run.retries]),
     )

@@ -12,6 +12,7 @@ keep rows small. Decoding is strict: anything that does not match this version r
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Final
 
 import orjson
@@ -115,7 +116,12 @@ def _build(b: list[Any]) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
         started_at=b[11],
         finished_at=b[12],
         first_seen=b[13],
-        steps=tuple([NormStep(n, name, _STEP_STATE[st], err, d) for n, name, st, err, d in b[14]]),
+        steps=tuple(
+            [
+                NormStep(n, sys.intern(name), _STEP_STATE[st], err, d)
+                for n, name, st, err, d in b[14]
+            ]
+        ),
         retries=tuple([RetryInfo(step, rec, err, att) for step, rec, err, att in b[15]]),
         proposals=b[16],
         proposal_outputs=tuple(b[17]),

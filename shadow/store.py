@@ -19,7 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -234,14 +234,31 @@ class Ledger:
         value = self.get_meta("generation")
         return int(value) if value is not None else 0
 
-    def stored_runs(self, stamp: str) -> list[tuple[str, int, int, bytes]] | None:
-        """(run_dir, signature, history length, encoded run) if stored under `stamp`, else None."""
+    def stored_runs(
+        self, stamp: str, page: int = 2000
+    ) -> Iterator[tuple[str, int, int, bytes]] | None:
+        """(run_dir, signature, history length, encoded run) if stored under `stamp`, else None.
+
+        Read in pages (keyset on run_dir) so a restart never holds every encoded run at once.
+        """
         if self.get_meta("runs_stamp") != stamp:
             return None
-        return [
-            (d, sig, hist, bytes(body))
-            for d, sig, hist, body in self._q("SELECT run_dir, signature, hist_len, body FROM runs")
-        ]
+
+        def rows() -> Iterator[tuple[str, int, int, bytes]]:
+            after = ""
+            while True:
+                batch = self._q(
+                    "SELECT run_dir, signature, hist_len, body FROM runs WHERE run_dir > ? "
+                    "ORDER BY run_dir LIMIT ?",
+                    (after, page),
+                )
+                for d, sig, hist, body in batch:
+                    yield d, sig, hist, bytes(body)
+                if len(batch) < page:
+                    return
+                after = batch[-1][0]
+
+        return rows()
 
     def save_runs(
         self, upserts: list[tuple[str, int, int, bytes]], deletes: list[str], stamp: str

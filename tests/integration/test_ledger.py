@@ -340,6 +340,12 @@ def test_every_evidence_write_bumps_the_generation_and_stored_runs_follow_their_
         ("runs/b/", 7, 1, b"[2]"),
     ]
     ledger.save_runs([("runs/b/", 8, 2, b"[3]")], ["runs/a/"], "4:s1")  # same settings: a delta
-    assert ledger.stored_runs("4:s1") == [("runs/b/", 8, 2, b"[3]")]
+    assert list(ledger.stored_runs("4:s1") or []) == [("runs/b/", 8, 2, b"[3]")]
     ledger.save_runs([("runs/c/", 9, 0, b"[4]")], [], "4:s2")  # new settings: all replaced
-    assert ledger.stored_runs("4:s2") == [("runs/c/", 9, 0, b"[4]")]
+    assert list(ledger.stored_runs("4:s2") or []) == [("runs/c/", 9, 0, b"[4]")]
+    many = [(f"runs/r{i:03d}/", i, 0, b"[5]") for i in range(7)]
+    ledger.save_runs(many, [], "5:s2")
+    in_pages = list(ledger.stored_runs("5:s2", page=3) or [])
+    assert (
+        sorted([("runs/c/", 9, 0, b"[4]"), *many]) == in_pages
+    )  # pages of 3: none lost or repeated
