@@ -164,3 +164,18 @@ async def test_markup_from_the_bucket_renders_as_text(client: httpx.AsyncClient)
     assert HOSTILE_ERROR not in pair
     assert "&lt;script&gt;window.__xss=2&lt;/script&gt;" in pair
     assert "<img src=x" not in pair
+
+
+async def test_pair_view_names_the_waiver_that_covered_a_finding(
+    client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]
+) -> None:
+    await _login(client)
+    report = setup[0].engine.last_report
+    assert report is not None
+    waived = next(
+        r for r in report.runs if any(f.waived_by == "slow-finalize-ok" for f in r.findings)
+    )
+    html = (await client.get(f"/ui/runs/{quote(waived.run_id)}")).text
+    row = next(r for r in _rows(html, "findings") if 'class="waiver"' in r)
+    assert "slow-finalize-ok" in row and "sre@example.com" in row
+    assert "the dry run&#39;s storage is remote" in row and "2099-12-31" in row
