@@ -129,7 +129,8 @@ def login(
             status_code=401,
         )
     response = RedirectResponse(_local(next), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+    secure = request.url.scheme == "https"  # behind TLS the cookie never travels in clear
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
     return response
 
 
