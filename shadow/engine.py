@@ -238,7 +238,9 @@ class Engine:
         try:
             for run_dir, signature, hist_len, body in rows:
                 run, rejected = runcodec.decode(body)
-                cache[run_dir] = (signature, hist_len, run, rejected)
+                # The run's own copy of its directory name as the key: one string, not two.
+                key = run.run_dir if run.run_dir == run_dir else run_dir
+                cache[key] = (signature, hist_len, run, rejected)
         except runcodec.CodecError as exc:
             log.warning("stored normalized runs unreadable (%s); re-normalizing", exc)
             return False

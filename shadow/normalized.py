@@ -6,7 +6,9 @@ and windows. Values are frozen and hashable so a canonical hash can short-circui
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import Final, TypeVar
 
 from shadow.evidence import HistoryMode
 from shadow.findings import Finding
@@ -23,6 +25,9 @@ class NormStep:
     error_code: str | None
     duration_ms: float | None
 
+    def __post_init__(self) -> None:
+        _intern(self, "name", "error_code")
+
     @property
     def error_class(self) -> str | None:
         return run_error_class(self.error_code)
@@ -34,6 +39,9 @@ class RetryInfo:
     recovered: bool
     error_code: str | None
     attempts: int | None
+
+    def __post_init__(self) -> None:
+        _intern(self, "step", "error_code")
 
     @property
     def error_class(self) -> str | None:
@@ -74,8 +82,18 @@ class NormalizedRun:
         return self.state in (RunState.COMPLETED, RunState.FAILED)
 
     def __post_init__(self) -> None:
+        # The daemon holds one of these per tracked run (100k+), so values that recur across
+        # runs are held once: interned names and codes, one empty frozenset, and one copy of
+        # each distinct comparable tuple (most runs of an agent share theirs).
+        _intern(self, "agent", "error_code", "error_class", "trigger")
+        if not self.unknown_fields:
+            object.__setattr__(self, "unknown_fields", EMPTY)
+        if not self.vendor_fields:
+            object.__setattr__(self, "vendor_fields", EMPTY)
         # Computed once: the engine caches runs and compares each against its twin every cycle.
-        object.__setattr__(self, "comparable", comparable_of(self))
+        comparable = _shared(comparable_of(self))
+        object.__setattr__(self, "history", comparable[2])
+        object.__setattr__(self, "comparable", comparable)
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
@@ -86,3 +104,28 @@ def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
         tuple((s.name, s.state, s.error_class) for s in run.steps),
         tuple((r.step, r.recovered, r.error_class, r.attempts) for r in run.retries),
     )
+
+
+EMPTY: Final[frozenset[str]] = frozenset()  # an empty frozenset is not a singleton: 216 bytes each
+_T = TypeVar("_T")
+# Distinct comparable tuples seen, each kept once; cleared when full, so it stays bounded.
+_SHARED: dict[object, object] = {}
+_SHARED_MAX: Final = 65_536
+
+
+def _shared(value: _T) -> _T:
+    found = _SHARED.get(value)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[value] = value
+    return value
+
+
+def _intern(obj: object, *names: str) -> None:
+    """Intern the object's string fields: a name or code repeated across runs is held once."""
+    for name in names:
+        value = getattr(obj, name)
+        if type(value) is str:
+            object.__setattr__(obj, name, sys.intern(value))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,14 +220,15 @@ class Ledger:
         value = self.get_meta("generation")
         return int(value) if value is not None else 0
 
-    def stored_runs(self, stamp: str) -> list[tuple[str, int, int, bytes]] | None:
-        """(run_dir, signature, history length, encoded run) if stored under `stamp`, else None."""
+    def stored_runs(self, stamp: str) -> Iterator[tuple[str, int, int, bytes]] | None:
+        """(run_dir, signature, history length, encoded run) if stored under `stamp`, else None.
+
+        Streamed in batches: holding every encoded run at once (~1 KB each) would raise the
+        process's resident memory for good, as the freed bodies fragment the heap.
+        """
         if self.get_meta("runs_stamp") != stamp:
             return None
-        return [
-            (d, sig, hist, bytes(body))
-            for d, sig, hist, body in self._q("SELECT run_dir, signature, hist_len, body FROM runs")
-        ]
+        return self._stream("SELECT run_dir, signature, hist_len, body FROM runs")
 
     def save_runs(
         self, upserts: list[tuple[str, int, int, bytes]], deletes: list[str], stamp: str
@@ -327,6 +328,14 @@ class Ledger:
     def _q(self, sql: str) -> list[tuple]:  # type: ignore[type-arg]
         try:
             return self.db.execute(sql).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
+
+    def _stream(self, sql: str, batch: int = 1000) -> Iterator[tuple]:  # type: ignore[type-arg]
+        try:
+            cursor = self.db.execute(sql)
+            while rows := cursor.fetchmany(batch):
+                yield from rows
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(self.path, exc)) from exc
 
