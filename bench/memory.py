@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,7 @@ def measure(root: Path, db: Path, trace: bool) -> dict[str, float]:
     if trace:
         import tracemalloc
 
-        tracemalloc.start(1)
+        tracemalloc.start(int(os.environ.get("TRACE_DEPTH", "1")))
     base = rss_bytes()
     for _ in range(2):  # a restart (restores runs from the ledger), then a steady cycle
         summary = asyncio.run(engine.run_cycle(NOW.timestamp()))

@@ -12,6 +12,7 @@ from shadow import runcodec
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
 from shadow.demo import write_demo
+from shadow.vocabulary import RunState
 from tests.e2e.conftest import NOW
 
 
@@ -57,3 +58,23 @@ def test_values_orjson_refuses_still_round_trip(tmp_path: Path) -> None:
     exotic = replace(run, steps=(odd, *run.steps[1:]))
     again, _ = runcodec.decode(runcodec.encode(exotic, rejected))
     assert again == exotic
+
+
+def test_runs_held_in_memory_share_recurring_values_and_still_compare_by_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twins share one comparable tuple; a full sharing table is emptied, never grown past its
+    bound, and runs built after that still compare equal or unequal exactly as before."""
+    from shadow import normalized
+    from tests.builders import run, twin
+
+    primary = run("r1")
+    assert twin(primary).comparable is primary.comparable
+    assert primary.unknown_fields is normalized.EMPTY
+    monkeypatch.setattr(normalized, "_SHARED", {})
+    monkeypatch.setattr(normalized, "_SHARED_MAX", 3)
+    failed = [run(f"f{i}", error=f"E{i}", state=RunState.FAILED) for i in range(5)]
+    assert len(normalized._SHARED) <= 3
+    assert twin(primary).comparable == primary.comparable
+    assert len({f.comparable for f in failed}) == 5
+    assert twin(failed[0]).comparable == failed[0].comparable != failed[1].comparable
