@@ -52,7 +52,7 @@ def prepare(work: Path, runs: int) -> tuple[Path, Path]:
     return root, db
 
 
-def measure(root: Path, db: Path, trace: bool) -> dict[str, float]:
+def measure(root: Path, db: Path, trace: bool, cycles: int = 2) -> dict[str, float]:
     from shadow.bootstrap import make_engine
     from shadow.config import load_settings
 
@@ -64,7 +64,9 @@ def measure(root: Path, db: Path, trace: bool) -> dict[str, float]:
 
         tracemalloc.start(int(os.environ.get("TRACE_DEPTH", "1")))
     base = rss_bytes()
-    for _ in range(2):  # a restart (restores runs from the ledger), then a steady cycle
+    # A restart (restores runs from the ledger), then steady cycles: each one's listing and
+    # judgement are transient, and their churn settles into the heap over the first cycles.
+    for _ in range(cycles):
         summary = asyncio.run(engine.run_cycle(NOW.timestamp()))
     del summary
     gc.collect()
@@ -86,11 +88,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--workdir", type=Path, default=None, help="keep corpora here between runs")
     ap.add_argument("--trace", action="store_true")
+    ap.add_argument("--cycles", type=int, default=2, help="cycles before measuring (>= 1)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure(Path(args.child[0]), Path(args.child[1]), args.trace)))
+        print(
+            json.dumps(measure(Path(args.child[0]), Path(args.child[1]), args.trace, args.cycles))
+        )
         return
     if args.prepare:
         root, db = prepare(args.workdir, args.prepare)
@@ -105,14 +110,14 @@ def main() -> None:
                 [*me, "--prepare", str(runs)], check=True, stdout=subprocess.PIPE, text=True
             )
             root, db = json.loads(out.stdout)
-            child = [*me, "--child", root, db]
+            child = [*me, "--cycles", str(args.cycles), "--child", root, db]
             res = json.loads(
                 subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout
             )
             if args.trace:  # apart: tracemalloc's own records would inflate the RSS figure
                 subprocess.run([*child, "--trace"], check=True, stdout=subprocess.DEVNULL)
             print(
-                f"{res['runs']:>7,.0f} runs: {res['held'] / 2**20:7.1f} MiB held, "
+                f"{res['runs']:>7,.0f} runs, {args.cycles} cycles: {res['held'] / 2**20:7.1f} MiB held, "
                 f"{res['held'] / res['runs']:,.0f} bytes per tracked run"
             )
 
