@@ -1,7 +1,8 @@
 """Requests a scan issues: a cold scan, a second scan of the unchanged bucket, and a scan after
-1% of the runs changed. Runs shadow's real S3 source against moto's server in its own process.
+1% of the runs changed. Runs shadow's real S3 source against SeaweedFS (the `bench` extra;
+see bench/seaweed.py) or, with --server moto, moto's server in its own process.
 
-    python bench/steady_state.py [--pairs 1000] [--changed 10]
+    python bench/steady_state.py [--pairs 10000] [--changed 100] [--server seaweedfs|moto]
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +21,7 @@ from pathlib import Path
 import boto3
 import httpx
 from botocore.config import Config
+from seaweed import free_port, seaweed
 
 from shadow.bootstrap import make_engine
 from shadow.collectors.s3 import S3Source
@@ -31,17 +32,18 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY, SECRET = "AKIABENCH", "bench-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pairs", type=int, default=1000)
-    ap.add_argument("--changed", type=int, default=10)
+    ap.add_argument("--pairs", type=int, default=10_000)
+    ap.add_argument("--changed", type=int, default=None, help="runs to change (default 1%%)")
+    ap.add_argument("--server", choices=["seaweedfs", "moto"], default="seaweedfs")
     args = ap.parse_args()
+    changed = args.changed if args.changed is not None else max(1, args.pairs // 100)
+    if args.server == "seaweedfs":
+        with seaweed() as endpoint:
+            print(f"SeaweedFS at {endpoint}")
+            run(endpoint, args.pairs, changed)
+        return
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -56,7 +58,7 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        run(endpoint, args.pairs, args.changed)
+        run(endpoint, args.pairs, changed)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -72,17 +74,19 @@ def run(endpoint: str, pairs: int, changed: int) -> None:
         config=Config(
             s3={"addressing_style": "path"},
             request_checksum_calculation="when_required",
-            max_pool_connections=16,
+            max_pool_connections=32,
         ),
     )
     s3.create_bucket(Bucket="runs")
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = write_demo(Path(tmp) / "b", now=NOW, runs=pairs, plant=False)
+        corpus = write_demo(
+            Path(tmp) / "b", now=NOW, runs=pairs, days=max(16, pairs // 150), plant=False
+        )
         files = [
             p for p in sorted(corpus.root.rglob("*")) if p.is_file() and p.name != ".shadow-demo"
         ]
         t0 = time.monotonic()
-        with ThreadPoolExecutor(16) as pool:
+        with ThreadPoolExecutor(32) as pool:
             list(
                 pool.map(
                     lambda p: s3.put_object(

@@ -91,6 +91,9 @@ class RunOut(BaseModel):
             started_at=r.start,
             candidate_ms=r.candidate_ms,
             has_retries=r.has_retries,
+            # Every field is given, so every RunOut has this same set: one shared copy instead
+            # of a set per pair (pydantic only ever adds field names to it, which are all here).
+            _fields_set=_RUN_OUT_FIELDS,
         )
 
     def as_result(self) -> PairResult:
@@ -363,3 +366,6 @@ def _sum_maps(maps: Iterable[dict[str, int]]) -> dict[str, int]:
         for k, v in m.items():
             out[k] += v
     return dict(sorted(out.items()))
+
+
+_RUN_OUT_FIELDS: set[str] = set(RunOut.model_fields)

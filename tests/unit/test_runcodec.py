@@ -64,3 +64,24 @@ def test_the_codec_stores_every_field_of_a_normalized_run() -> None:
     """A field added to NormalizedRun must be added to the codec (and its VERSION bumped)."""
     stored = set(runcodec.ENCODED_FIELDS) | {"comparable"}
     assert {f.name for f in fields(NormalizedRun)} == stored
+
+
+def test_runs_held_in_memory_share_recurring_values_and_still_compare_by_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twins share one pipeline shape and history; the sharing table never grows past its bound,
+    and runs built beyond it still compare equal or unequal exactly as before."""
+    from shadow import normalized
+    from tests.builders import run, steps, twin
+
+    primary = run("r1")
+    assert twin(primary).comparable[3] is primary.comparable[3]
+    assert twin(primary).history is primary.history
+    assert primary.unknown_fields is normalized.NO_FIELDS
+    monkeypatch.setattr(normalized, "_shared", {})
+    monkeypatch.setattr(normalized, "_SHARED_LIMIT", 3)
+    distinct = [run(f"d{i}", step_list=steps(f"only-{i}")) for i in range(5)]
+    assert len(normalized._shared) <= 3
+    assert twin(primary).comparable == primary.comparable
+    assert len({d.comparable for d in distinct}) == 5
+    assert twin(distinct[4]).comparable == distinct[4].comparable != distinct[3].comparable
