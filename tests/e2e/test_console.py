@@ -16,6 +16,7 @@ from shadow.api import create_app
 from shadow.config import load_settings
 from shadow.daemon import build_service
 from shadow.demo import DemoCorpus
+from shadow.report import Report
 from shadow.service import Service
 from tests.e2e.conftest import NOW
 from tests.e2e.console_corpus import HOSTILE_ERROR, HOSTILE_ID, WAIVERS, console_corpus
@@ -44,6 +45,14 @@ async def client(setup: tuple[Service, DemoCorpus]) -> AsyncIterator[httpx.Async
         transport=httpx.ASGITransport(app=app), base_url="http://shadow", follow_redirects=False
     ) as c:
         yield c
+
+
+async def _logged_in(client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]) -> Report:
+    """Log in and return the report the pages are rendered from."""
+    await _login(client)
+    report = setup[0].engine.last_report
+    assert report is not None
+    return report
 
 
 async def _login(client: httpx.AsyncClient) -> None:
@@ -80,9 +89,7 @@ async def test_login_never_redirects_off_site(client: httpx.AsyncClient) -> None
 async def test_overview_shows_the_verdict_criteria_and_what_is_missing(
     client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]
 ) -> None:
-    await _login(client)
-    report = setup[0].engine.last_report
-    assert report is not None
+    report = await _logged_in(client, setup)
     html = (await client.get("/")).text
     assert f'id="verdict">{report.readiness.verdict.value}<' in html
     for c in report.readiness.criteria:
@@ -96,9 +103,7 @@ async def test_overview_shows_the_verdict_criteria_and_what_is_missing(
 async def test_runs_filters_and_paging(
     client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]
 ) -> None:
-    await _login(client)
-    report = setup[0].engine.last_report
-    assert report is not None
+    report = await _logged_in(client, setup)
     everything = (await client.get("/ui/runs")).text
     assert f"({len(report.runs)} matching)" in everything
     assert len(_rows(everything, "runs")) == 50
@@ -142,9 +147,7 @@ async def test_pair_view_highlights_each_planted_divergence(
 async def test_waivers_page_counts_findings_and_tells_expired_from_active(
     client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]
 ) -> None:
-    await _login(client)
-    report = setup[0].engine.last_report
-    assert report is not None
+    report = await _logged_in(client, setup)
     html = (await client.get("/ui/waivers")).text
     rows = _rows(html, "waivers")
     assert len(rows) == 2
@@ -169,9 +172,7 @@ async def test_markup_from_the_bucket_renders_as_text(client: httpx.AsyncClient)
 async def test_pair_view_names_the_waiver_that_covered_a_finding(
     client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]
 ) -> None:
-    await _login(client)
-    report = setup[0].engine.last_report
-    assert report is not None
+    report = await _logged_in(client, setup)
     waived = next(
         r for r in report.runs if any(f.waived_by == "slow-finalize-ok" for f in r.findings)
     )

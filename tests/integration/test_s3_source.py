@@ -12,6 +12,7 @@ import pytest
 from shadow.bootstrap import make_engine
 from shadow.collectors.s3 import S3Source
 from shadow.demo import write_demo
+from shadow.engine import CycleSummary, Engine
 from shadow.errors import SourceError
 from tests.e2e.conftest import NOW
 from tests.integration.conftest import BUCKET, SECRET_KEY, settings_for
@@ -29,6 +30,16 @@ def upload_tree(s3: Any, root: Path, prefix: str = "") -> int:
             )
             count += 1
     return count
+
+
+async def scan_once(engine: Engine, s3: Any) -> CycleSummary:
+    """One cycle over the bucket, proven read-only, with the engine's clients closed after."""
+    with bucket_unchanged(s3):
+        try:
+            return await engine.run_cycle(NOW.timestamp())
+        finally:
+            await engine.source.close()  # type: ignore[union-attr]
+            engine.ledger.close()
 
 
 def bucket_state(s3: Any) -> list[tuple[str, str]]:
@@ -150,12 +161,7 @@ async def test_nested_layout_over_s3(s3: Any, s3_endpoint: str, tmp_path: Path) 
     corpus = write_demo(tmp_path / "demo", now=NOW, runs=25, days=3, layout="nested")
     upload_tree(s3, corpus.root)
     engine = make_engine(settings_for(s3_endpoint, tmp_path, layout="nested"))
-    with bucket_unchanged(s3):
-        try:
-            summary = await engine.run_cycle(NOW.timestamp())
-        finally:
-            await engine.source.close()  # type: ignore[union-attr]
-            engine.ledger.close()
+    summary = await scan_once(engine, s3)
     assert summary.report is not None
     lost = {r.run_id for r in summary.report.runs if r.state.value == "primary_only"}
     planted_lost = {p.run_id for p in corpus.planted if p.kind.value == "lost_run"}
@@ -184,12 +190,7 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
                 Bucket=BUCKET, Key=f"runs/{side}/status.json", Body=json.dumps(doc).encode()
             )
     engine = make_engine(settings_for(s3_endpoint, tmp_path))
-    with bucket_unchanged(s3):
-        try:
-            summary = await engine.run_cycle(NOW.timestamp())
-        finally:
-            await engine.source.close()  # type: ignore[union-attr]
-            engine.ledger.close()
+    summary = await scan_once(engine, s3)
     assert summary.report is not None
     [run] = summary.report.runs
     kinds = {(f.dimension.value, f.kind.value) for f in run.findings}
