@@ -8,7 +8,6 @@ and the webhook (which has its own token); a wrong token gets a bare 401.
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
@@ -17,6 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
+from shadow.access import bearer, pair_key, service_of, token_matches
 from shadow.fielddiff import field_differences
 from shadow.findings import Finding
 from shadow.judge import first_divergence
@@ -26,22 +26,8 @@ from shadow.report import Report
 from shadow.service import Service
 
 
-def _token_ok(expected: str | None, authorization: str | None) -> bool:
-    if expected is None:
-        return True
-    if not authorization or not authorization.startswith("Bearer "):
-        return False
-    return hmac.compare_digest(authorization[len("Bearer ") :].encode(), expected.encode())
-
-
-def _service(request: Request) -> Service:
-    svc: Service = request.app.state.service
-    return svc
-
-
 def require_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    token = _service(request).settings.api_token
-    if not _token_ok(token.get_secret_value() if token else None, authorization):
+    if not token_matches(service_of(request).settings.api_token, bearer(authorization)):
         raise HTTPException(status_code=401)
 
 
@@ -116,7 +102,7 @@ def get_report(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Report:
     """The parity report (report.md); filters and paging apply to `runs` only."""
-    report = _report(_service(request))
+    report = _report(service_of(request))
     runs = [
         r
         for r in report.runs
@@ -133,15 +119,15 @@ def get_report(
 @guarded.get("/runs/{run_id}", response_model=RunView)
 def get_run(request: Request, run_id: str) -> RunView:
     """One pairing key: both runs normalized, its findings and the first divergence."""
-    svc = _service(request)
+    svc = service_of(request)
     j = svc.engine.last_judgement
     if j is None:
         raise HTTPException(status_code=503, detail="no judgement yet")
-    key = run_id.removesuffix(svc.settings.suffix) if run_id not in j.pairs else run_id
-    pair = j.pairs.get(key)
+    key = pair_key(j, run_id, svc.settings.suffix)
     result = next((r for r in j.results if r.key == key), None)
-    if pair is None or result is None:
+    if key is None or result is None:
         raise HTTPException(status_code=404, detail="no such run in the current judgement")
+    pair = j.pairs[key]
     return RunView(
         run_id=key,
         agent_slug=result.agent,
@@ -165,7 +151,7 @@ def get_run(request: Request, run_id: str) -> RunView:
 @guarded.get("/readiness", response_model=ReadinessView, responses={412: {"model": ReadinessView}})
 def get_readiness(request: Request) -> JSONResponse:
     """200 when READY, 412 otherwise: an Argo Rollouts web metric or a Flagger gate."""
-    report = _report(_service(request))
+    report = _report(service_of(request))
     r = report.readiness
     view = ReadinessView(
         verdict=r.verdict.value,
@@ -187,7 +173,7 @@ def healthz() -> dict[str, str]:
 @open_routes.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
     """Ready while the last good scan is younger than three scan intervals."""
-    svc = _service(request)
+    svc = service_of(request)
     body = {
         "ready": svc.ready(),
         "last_good_scan": svc.health.last_good_scan,
@@ -199,7 +185,7 @@ def readyz(request: Request) -> JSONResponse:
 @open_routes.get("/metrics")
 def metrics(request: Request) -> Response:
     return Response(
-        generate_latest(_service(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+        generate_latest(service_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
     )
 
 
@@ -214,9 +200,8 @@ async def events_minio(
     request: Request, event: MinioEvent, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, int]:
     """Queue the notified keys for a targeted fetch and answer at once; the listing reconciles."""
-    svc = _service(request)
-    token = svc.settings.webhook_token
-    if not _token_ok(token.get_secret_value() if token else None, authorization):
+    svc = service_of(request)
+    if not token_matches(svc.settings.webhook_token, bearer(authorization)):
         raise HTTPException(status_code=401)
     keys = sorted({unquote_plus(rec.s3.object.key) for rec in event.Records})
     if keys:

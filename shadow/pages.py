@@ -7,7 +7,6 @@ login form and keep it in an HttpOnly, SameSite=Strict cookie; a bearer header w
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +16,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from shadow.access import bearer, pair_key, service_of, token_matches
 from shadow.console import RunFilters, held_for, pair_page, runs_page
-from shadow.service import Service
 
 COOKIE = "shadow_token"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -27,21 +26,12 @@ templates.env.filters["qs"] = lambda params: urlencode(params)
 pages = APIRouter(include_in_schema=False)
 
 
-def _service(request: Request) -> Service:
-    svc: Service = request.app.state.service
-    return svc
-
-
 def _allowed(request: Request) -> bool:
-    token = _service(request).settings.api_token
-    if token is None:
-        return True
-    expected = token.get_secret_value().encode()
-    given = request.cookies.get(COOKIE, "")
-    header = request.headers.get("authorization", "")
-    if header.startswith("Bearer "):
-        given = header[len("Bearer ") :]
-    return hmac.compare_digest(given.encode(), expected)
+    """The API token, from a bearer header (scripts) or the login cookie (people)."""
+    presented = bearer(request.headers.get("authorization"))
+    if presented is None:
+        presented = request.cookies.get(COOKIE)
+    return token_matches(service_of(request).settings.api_token, presented)
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -52,8 +42,8 @@ def _login_redirect(request: Request) -> RedirectResponse:
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     if not _allowed(request):
         return _login_redirect(request)
-    report = _service(request).engine.last_report
-    if report is None and name != "login.html":
+    report = service_of(request).engine.last_report
+    if report is None:
         return templates.TemplateResponse(
             request, "waiting.html", {"active": None}, status_code=503
         )
@@ -64,7 +54,7 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> R
 
 @pages.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> Response:
-    report = _service(request).engine.last_report
+    report = service_of(request).engine.last_report
     held = held_for(report.readiness.since, datetime.now(UTC)) if report is not None else None
     return _render(request, "overview.html", active="overview", held=held)
 
@@ -78,7 +68,7 @@ def runs(
     state: str | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
-    report = _service(request).engine.last_report
+    report = service_of(request).engine.last_report
     view = (
         runs_page(report, RunFilters(agent, outcome, dimension, state), page)
         if report is not None
@@ -89,15 +79,15 @@ def runs(
 
 @pages.get("/ui/runs/{run_id:path}", response_class=HTMLResponse)
 def pair(request: Request, run_id: str) -> Response:
-    svc = _service(request)
+    svc = service_of(request)
     report, j = svc.engine.last_report, svc.engine.last_judgement
     if report is None or j is None or not _allowed(request):
-        return _render(request, "pair.html", active="runs", view=None)
-    key = run_id if run_id in j.pairs else run_id.removesuffix(svc.settings.suffix)
+        return _render(request, "pair.html")  # the login redirect or the waiting page
+    key = pair_key(j, run_id, svc.settings.suffix)
     result = next((r for r in report.runs if r.run_id == key), None)
-    found = j.pairs.get(key)
-    if result is None or found is None:
+    if key is None or result is None:
         return _render(request, "missing.html", status=404, active="runs", run_id=run_id)
+    found = j.pairs[key]
     view = pair_page(key, result, found.primary, found.candidate, report.waivers)
     return _render(request, "pair.html", active="runs", view=view)
 
@@ -118,10 +108,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(
     request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
-    expected = _service(request).settings.api_token
-    if expected is not None and not hmac.compare_digest(
-        token.encode(), expected.get_secret_value().encode()
-    ):
+    if not token_matches(service_of(request).settings.api_token, token):
         return templates.TemplateResponse(
             request,
             "login.html",
