@@ -94,7 +94,6 @@ class Engine:
         self._cache_stamp: str | None = None
         self._grouped: tuple[Grouped, list[Rejected]] | None = None
         self._settings = _normalization_fingerprint(opts)
-        self._stored_settings: str | None = None  # settings part of the ledger's runs stamp
         self.last_report: Report | None = None
         self.last_judgement: Judgement | None = None
 
@@ -218,7 +217,7 @@ class Engine:
         if stamp != self._cache_stamp or self._grouped is None:
             with _gc_paused():
                 if not (self._cache_stamp is None and self._restore(stamp)):
-                    self._refresh(stamp)
+                    self._refresh(stamp, self._cache_stamp)
                 self._cache_stamp = stamp
                 rejected: list[Rejected] = []
                 normalized: list[NormalizedRun] = []
@@ -242,10 +241,10 @@ class Engine:
         except runcodec.CodecError as exc:
             log.warning("stored normalized runs unreadable (%s); re-normalizing", exc)
             return False
-        self._cache, self._stored_settings = cache, self._settings
+        self._cache = cache
         return True
 
-    def _refresh(self, stamp: str) -> None:
+    def _refresh(self, stamp: str, previous: str | None) -> None:
         index = self.ledger.object_index()
         groups = group_objects(index, self.opts.layout)
         histories = self.ledger.histories()
@@ -260,22 +259,25 @@ class Engine:
         gone = sorted(set(self._cache) - set(groups))
         for d in gone:
             del self._cache[d]
-        self._store_runs(stamp, [g.run_dir for g in stale], gone)
+        self._store_runs(stamp, previous, [g.run_dir for g in stale], gone)
 
-    def _store_runs(self, stamp: str, changed: list[str], gone: list[str]) -> None:
-        """Keep the ledger's copy of the normalized runs current; it is a cache, so best effort."""
-        if self._stored_settings != self._settings:
-            self._stored_settings = (self.ledger.get_meta("runs_stamp") or ":").split(":", 1)[1]
-        if self._stored_settings != self._settings:
-            changed = list(self._cache)  # stored under other settings: replace them all
-        if not changed and not gone and self.ledger.get_meta("runs_stamp") == stamp:
+    def _store_runs(
+        self, stamp: str, previous: str | None, changed: list[str], gone: list[str]
+    ) -> None:
+        """Keep the ledger's copy of the normalized runs current; it is a cache, so best effort.
+
+        A delta applies only on top of what this cache last matched (`previous`): after a failed
+        save, or rows written by another process, every run is written again.
+        """
+        stored = self.ledger.get_meta("runs_stamp")
+        if stored == stamp and not changed and not gone:
             return
+        if stored is None or stored != previous:
+            changed = list(self._cache)
         rows = [(d, *self._cache[d][:2], runcodec.encode(*self._cache[d][2:])) for d in changed]
         try:
             self.ledger.save_runs(rows, gone, stamp)
-            self._stored_settings = self._settings
         except StoreError as exc:
-            self._stored_settings = None
             log.warning("could not store normalized runs (%s); the next cycle retries", exc)
 
     def _fresh(

@@ -4,6 +4,7 @@ corruption, locks, outages, shard namespaces and hostile keys."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -349,3 +350,49 @@ def test_every_evidence_write_bumps_the_generation_and_stored_runs_follow_their_
     assert (
         sorted([("runs/c/", 9, 0, b"[4]"), *many]) == in_pages
     )  # pages of 3: none lost or repeated
+
+
+class FailingOnceLedger(CountingLedger):
+    """A real ledger whose next write of normalized runs fails, as a full disk would."""
+
+    fail_next = False
+
+    def save_runs(
+        self, upserts: list[tuple[str, int, int, bytes]], deletes: list[str], stamp: str
+    ) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreError("ledger: disk full")
+        super().save_runs(upserts, deletes, stamp)
+
+
+def _add_run(root: Path, run_id: str) -> None:
+    (root / "runs" / run_id).mkdir(parents=True)
+    (root / "runs" / run_id / "status.json").write_text(
+        json.dumps({"run_id": run_id, "status": "queued"})
+    )
+
+
+def test_stored_runs_missed_by_a_failed_write_are_written_by_the_next_cycle(
+    tmp_path: Path,
+) -> None:
+    """A restart after a failed write of the stored runs still sees every run."""
+    corpus = write_demo(tmp_path / "b", now=NOW, runs=40, plant=False)
+    db = tmp_path / "s.db"
+    engine = _engine_on(db, corpus.root)
+    engine.ledger.close()
+    engine.ledger = FailingOnceLedger(db)
+    asyncio.run(engine.run_cycle(NOW.timestamp()))
+    _add_run(corpus.root, "late-1")
+    engine.ledger.fail_next = True  # type: ignore[attr-defined]
+    asyncio.run(engine.run_cycle(NOW.timestamp() + 60))
+    _add_run(corpus.root, "late-2")
+    last = asyncio.run(engine.run_cycle(NOW.timestamp() + 120))
+    engine.ledger.close()
+    assert last.report is not None
+    restarted = _engine_on(db, corpus.root)
+    _, report = restarted.judge(NOW.timestamp() + 120)
+    assert restarted.ledger.index_reads == 0  # type: ignore[attr-defined]
+    assert {"late-1", "late-2"} <= {r.run_id for r in report.runs}
+    assert report.totals == last.report.totals
+    restarted.ledger.close()
