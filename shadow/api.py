@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from shadow.access import bearer, pair_key, service_of, token_matches
+from shadow.console import RunFilters
 from shadow.fielddiff import field_differences
 from shadow.findings import Finding
 from shadow.judge import first_divergence
@@ -103,14 +104,8 @@ def get_report(
 ) -> Report:
     """The parity report (report.md); filters and paging apply to `runs` only."""
     report = _report(service_of(request))
-    runs = [
-        r
-        for r in report.runs
-        if (agent is None or r.agent_slug == agent)
-        and (outcome is None or r.outcome.value == outcome)
-        and (state is None or r.state.value == state)
-        and (dimension is None or any(f.dimension.value == dimension for f in r.findings))
-    ]
+    keep = RunFilters(agent, outcome, dimension, state).keep  # the console's runs list too
+    runs = [r for r in report.runs if keep(r)]
     return report.model_copy(
         update={"runs": runs[offset : offset + limit], "runs_total": len(runs)}
     )

@@ -32,11 +32,12 @@ class RunFilters:
 
     def keep(self, run: RunOut) -> bool:
         return (
-            (not self.agent or run.agent_slug == self.agent)
-            and (not self.outcome or run.outcome.value == self.outcome)
-            and (not self.state or run.state.value == self.state)
+            (self.agent is None or run.agent_slug == self.agent)
+            and (self.outcome is None or run.outcome.value == self.outcome)
+            and (self.state is None or run.state.value == self.state)
             and (
-                not self.dimension or any(f.dimension.value == self.dimension for f in run.findings)
+                self.dimension is None
+                or any(f.dimension.value == self.dimension for f in run.findings)
             )
         )
 

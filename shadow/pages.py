@@ -70,7 +70,12 @@ def runs(
 ) -> Response:
     report = service_of(request).engine.last_report
     view = (
-        runs_page(report, RunFilters(agent, outcome, dimension, state), page)
+        runs_page(
+            # The form's "any" sends an empty value: no filter.
+            report,
+            RunFilters(agent or None, outcome or None, dimension or None, state or None),
+            page,
+        )
         if report is not None
         else None
     )
