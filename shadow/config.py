@@ -73,6 +73,7 @@ class S3Settings(BaseModel):
     connect_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(30.0, gt=0)
     max_attempts: int = Field(4, ge=1, le=20)
+    list_page_size: int = Field(1000, ge=1, le=1000)  # keys per ListObjectsV2 page (S3's max)
 
 
 class ScheduleSettings(BaseModel):

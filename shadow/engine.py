@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -40,6 +40,9 @@ from shadow.waivers import Waiver
 
 log = logging.getLogger("shadow.engine")
 
+_QUEUED = 1000  # listed objects waiting for a fetcher, at most
+_SAVE_BATCH = 500  # fetched objects written in one transaction
+
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
@@ -60,6 +63,7 @@ class EngineOptions:
 @dataclass(slots=True)
 class ScanStats:
     ok: bool = True
+    listing_complete: bool = True  # False: the cycle does not judge (the last judgement stands)
     listed: int = 0
     unchanged: int = 0
     fetched: int = 0
@@ -99,26 +103,34 @@ class Engine:
 
     # scanning ----------------------------------------------------------------------------
     async def scan(self, now: float) -> ScanStats:
+        """List the source and fetch what changed, while the listing is still going on.
+
+        Neither the whole listing nor the ledger's whole ETag index is ever held: each page of
+        the listing is checked against the ledger on its own, so a scan's memory does not grow
+        with the bucket, and fetching overlaps listing.
+        """
         stats = ScanStats()
         if self.source is None:
             raise SourceError("no source configured", kind="config", transient=False)
-        listed: list[ListedObject] = []
-        try:
-            async for obj in self.source.list_objects(self.opts.layout.list_prefix):
-                listed.append(obj)
-        except SourceError as exc:
-            stats.ok = False
-            stats.errors[exc.kind] += 1
-            stats.error_messages.append(str(exc))
-            return stats
-        if self.opts.shard is not None:
-            listed = [o for o in listed if self._mine(o.key)]
-        stats.listed = len(listed)
-        known = self.ledger.known_etags()
-        changed = [o for o in listed if known.get(o.key) != o.etag]
-        stats.unchanged = stats.listed - len(changed)
-        await self._ingest(changed, now, stats)
+        await self._ingest(self._changed(self.source, stats), now, stats)
         return stats
+
+    async def _changed(
+        self, source: Source, stats: ScanStats
+    ) -> AsyncGenerator[ListedObject, None]:
+        async for page in source.list_pages(self.opts.layout.list_prefix):
+            if self.opts.shard is not None:
+                page = [o for o in page if self._mine(o.key)]
+            for changed in self._unseen(page, stats):
+                yield changed
+
+    def _unseen(self, page: list[ListedObject], stats: ScanStats) -> list[ListedObject]:
+        """The objects of one listing page whose ETag the ledger does not hold (one query)."""
+        stats.listed += len(page)
+        known = self.ledger.etags_of([o.key for o in page])
+        changed = [o for o in page if known.get(o.key) != o.etag]
+        stats.unchanged += len(page) - len(changed)
+        return changed
 
     def _mine(self, key: str) -> bool:
         """Whether this shard owns the key's run (keys outside any run belong to shard 0).
@@ -135,42 +147,84 @@ class Engine:
             return index == 0
         return index == shard_of(parsed.agent_from_path or parsed.pairing_key, count)
 
-    async def _ingest(self, changed: list[ListedObject], now: float, stats: ScanStats) -> None:
-        sem = asyncio.Semaphore(self.opts.concurrency)
-        layout = self.opts.layout
+    async def _ingest(
+        self, objects: AsyncGenerator[ListedObject, None], now: float, stats: ScanStats
+    ) -> None:
+        """Fetch and store what `objects` yields, `concurrency` fetches at a time.
 
-        async def one(obj: ListedObject) -> StoredObject | None:
-            parsed = layout.parse(obj.key)
-            first_seen = min(obj.last_modified, now)
-            if parsed is None or not needs_body(parsed.kind):
-                return StoredObject(
-                    obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None
-                )
-            if obj.size > self.opts.max_object_bytes:
-                stats.skipped_too_large += 1
-                return StoredObject(
-                    obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None, True
-                )
-            async with sem:
+        A fixed pool of fetchers reads a bounded queue, so a backfill of a million objects holds
+        a queue's worth of them, not a million pending tasks. Stored rows are written in batches
+        as they arrive: a backfill interrupted half-way keeps the half it fetched. A listing
+        failure stops the feeding (what was not yet started is left for the next scan) and
+        marks the listing incomplete, so the cycle does not judge.
+        """
+        queue: asyncio.Queue[ListedObject | None] = asyncio.Queue(maxsize=_QUEUED)
+        batch = _Batch(self.ledger, now)
+        broken: list[Exception] = []  # an unexpected error in a fetcher (the ledger failing)
+
+        async def fetcher() -> None:
+            while (obj := await queue.get()) is not None:
+                if broken:
+                    continue  # keep draining so the feeder never blocks
                 try:
-                    body = await self.source.fetch(obj.key)  # type: ignore[union-attr]
-                except SourceError as exc:
-                    stats.errors[exc.kind] += 1
-                    stats.error_messages.append(str(exc))
-                    stats.failed_keys.add(obj.key)
-                    return None
-            stats.fetched += 1
-            if parsed.kind is ObjectKind.STATUS:
-                profile = self.opts.profiles[parsed.side]
-                await self._observe(parsed.run_dir, obj.key, body, now, stats, profile)
-            return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, body)
+                    row = await self._fetch_one(obj, now, stats)
+                    if row is not None:
+                        batch.add(row)
+                except Exception as exc:  # re-raised below, once every fetcher has stopped
+                    broken.append(exc)
 
-        results = await asyncio.gather(*(one(o) for o in changed))
-        rows = [r for r in results if r is not None]
-        if rows:
-            self.ledger.save_objects(rows, now)
-        if len(rows) < len(changed):
+        workers = [asyncio.create_task(fetcher()) for _ in range(max(1, self.opts.concurrency))]
+        try:
+            try:
+                async with contextlib.aclosing(objects):  # a break closes the listing now
+                    async for obj in objects:
+                        if broken:
+                            break
+                        await queue.put(obj)
+            except SourceError as exc:
+                stats.ok = stats.listing_complete = False
+                stats.errors[exc.kind] += 1
+                stats.error_messages.append(str(exc))
+                while not queue.empty():
+                    queue.get_nowait()
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()  # only when the scan itself was cancelled; a no-op otherwise
+            if not broken:
+                batch.flush()
+        if broken:
+            raise broken[0]
+
+    async def _fetch_one(
+        self, obj: ListedObject, now: float, stats: ScanStats
+    ) -> StoredObject | None:
+        """The row to store for a listed object, or None when fetching it failed."""
+        parsed = self.opts.layout.parse(obj.key)
+        first_seen = min(obj.last_modified, now)
+        if parsed is None or not needs_body(parsed.kind):
+            return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None)
+        if obj.size > self.opts.max_object_bytes:
+            stats.skipped_too_large += 1
+            return StoredObject(
+                obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None, True
+            )
+        assert self.source is not None
+        try:
+            body = await self.source.fetch(obj.key)
+        except SourceError as exc:
             stats.ok = False
+            stats.errors[exc.kind] += 1
+            stats.error_messages.append(str(exc))
+            stats.failed_keys.add(obj.key)
+            return None
+        stats.fetched += 1
+        if parsed.kind is ObjectKind.STATUS:
+            profile = self.opts.profiles[parsed.side]
+            await self._observe(parsed.run_dir, obj.key, body, now, stats, profile)
+        return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, body)
 
     async def _observe(
         self, run_dir: str, key: str, body: bytes, now: float, stats: ScanStats, profile: Profile
@@ -340,7 +394,7 @@ class Engine:
         started = time.time()
         at = now if now is not None else started
         stats = ScanStats()
-        known = self.ledger.known_etags()
+        known = self.ledger.etags_of(keys)
         listed: list[ListedObject] = []
         for key in keys:
             if self.opts.layout.parse(key) is None or self.source is None:
@@ -355,7 +409,7 @@ class Engine:
             if obj is not None and known.get(key) != obj.etag:
                 listed.append(obj)
         stats.listed = len(listed)
-        await self._ingest(listed, at, stats)
+        await self._ingest(_each(listed), at, stats)
         j, report = self.judge(at, frozenset(stats.failed_keys))
         self.persist(j, report, at)
         self.last_report, self.last_judgement = report, j
@@ -365,7 +419,7 @@ class Engine:
         started = time.time()
         at = now if now is not None else started
         stats = await self.scan(at)
-        if stats.listed == 0 and not stats.ok:
+        if not stats.listing_complete:
             self.ledger.record_scan(started, time.time(), False, 0, 0, dict(stats.errors))
             return CycleSummary(started, time.time(), stats, None, None)
         j, report = self.judge(at, frozenset(stats.failed_keys))
@@ -375,6 +429,29 @@ class Engine:
             started, time.time(), stats.ok, stats.listed, stats.fetched, dict(stats.errors)
         )
         return CycleSummary(started, time.time(), stats, report, j)
+
+
+class _Batch:
+    """Fetched objects waiting to be written, in transactions of `_SAVE_BATCH` rows."""
+
+    def __init__(self, ledger: Ledger, fetched_at: float) -> None:
+        self._ledger, self._at = ledger, fetched_at
+        self._rows: list[StoredObject] = []
+
+    def add(self, row: StoredObject) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= _SAVE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._ledger.save_objects(rows, self._at)
+
+
+async def _each(items: list[ListedObject]) -> AsyncGenerator[ListedObject, None]:
+    for item in items:
+        yield item
 
 
 @contextlib.contextmanager

@@ -140,6 +140,10 @@ class Ledger:
     def known_etags(self) -> dict[str, str]:
         return dict(self._q("SELECT key, etag FROM objects"))
 
+    def etags_of(self, keys: Sequence[str]) -> dict[str, str]:
+        """The stored ETag of each of these keys that the ledger holds."""
+        return dict(self._in("SELECT key, etag FROM objects WHERE key IN ({})", keys))
+
     def save_objects(self, rows: Iterable[StoredObject], fetched_at: float) -> None:
         """Upsert objects in one transaction; first_seen keeps the earliest time."""
         self._write(
@@ -174,16 +178,10 @@ class Ledger:
         ]
 
     def bodies(self, keys: list[str]) -> dict[str, bytes]:
-        out: dict[str, bytes] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))  # placeholders only; the keys are parameters
-            rows = self._q(
-                f"SELECT key, body FROM objects WHERE body IS NOT NULL AND key IN ({marks})",
-                chunk,
-            )
-            out.update((k, bytes(b)) for k, b in rows)
-        return out
+        rows = self._in(
+            "SELECT key, body FROM objects WHERE body IS NOT NULL AND key IN ({})", keys
+        )
+        return {k: bytes(b) for k, b in rows}
 
     # history ---------------------------------------------------------------------------
     def append_observation(self, run_dir: str, state: str, observed_at: float) -> None:
@@ -372,6 +370,13 @@ class Ledger:
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._run(lambda: self.backend.query(sql, params))
+
+    def _in(self, sql: str, keys: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql`, whose `{}` is filled with one placeholder per key, 500 keys a query."""
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))  # placeholders only; the keys are parameters
+            yield from self._q(sql.format(marks), chunk)
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]], bump: bool = False) -> None:
         def go() -> None:

@@ -33,7 +33,9 @@ class Source(Protocol):
 
     description: str
 
-    def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]: ...
+    def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
+        """Every object under the prefix, a page at a time, as the source returns them."""
+        ...
 
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes: ...
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from shadow.collectors import ListedObject, ObjectVersion
 from shadow.errors import SourceError
 
+_PAGE = 1000  # the same page size as an S3 listing
+
 
 class DirectorySource:
     def __init__(self, root: Path) -> None:
@@ -56,9 +58,10 @@ class DirectorySource:
                 )
         return out
 
-    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
-        for obj in await asyncio.to_thread(self._walk, prefix):
-            yield obj
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
+        listed = await asyncio.to_thread(self._walk, prefix)
+        for i in range(0, len(listed), _PAGE):
+            yield listed[i : i + _PAGE]
 
     def _read(self, key: str) -> bytes:
         path = (self.root / key).resolve()

@@ -138,6 +138,7 @@ class S3Source:
             credentials=creds,
             config=config,
             versioned=s3.versioned,
+            page_size=s3.list_page_size,
         )
 
     async def _c(self) -> Any:
@@ -175,8 +176,8 @@ class S3Source:
             f"{action} {where} failed: {kind} ({detail})", kind=kind, transient=transient
         )
 
-    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
-        """Every object under the prefix, page by page (the prefix is relative to ours)."""
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
+        """Every object under the prefix (relative to ours), a listing page at a time."""
         full = self.prefix + prefix if not prefix.startswith(self.prefix) else prefix
         try:
             client = await self._c()
@@ -184,15 +185,22 @@ class S3Source:
                 Bucket=self.bucket, Prefix=full, PaginationConfig={"PageSize": self._page_size}
             )
             async for page in pages:
-                for item in page.get("Contents", []):
-                    yield ListedObject(
+                yield [
+                    ListedObject(
                         key=item["Key"],
                         etag=str(item.get("ETag", "")).strip('"'),
                         size=int(item.get("Size", 0)),
                         last_modified=item["LastModified"].timestamp(),
                     )
+                    for item in page.get("Contents", [])
+                ]
         except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "listing", full) from exc
+
+    async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
+        async for page in self.list_pages(prefix):
+            for obj in page:
+                yield obj
 
     async def head(self, key: str) -> ListedObject | None:
         try:

@@ -19,13 +19,20 @@ class Faults:
     error_every: int = 0  # every n-th object GET answers 503
     truncate_every: int = 0  # every n-th object GET sends half its body and closes
     delay_s: float = 0.0
+    fail_listing_after: int = 0  # listing requests after the n-th answer 503
     seen: int = 0
+    listings: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_get(self) -> int:
         with self.lock:
             self.seen += 1
             return self.seen
+
+    def next_listing(self) -> int:
+        with self.lock:
+            self.listings += 1
+            return self.listings
 
 
 class FaultProxy:
@@ -48,6 +55,10 @@ class FaultProxy:
                     return
                 is_object_get = self.command == "GET" and "/" in self.path.split("?")[0].strip("/")
                 n = f.next_get() if is_object_get else 0
+                is_listing = self.command == "GET" and "list-type=2" in self.path
+                if is_listing and f.fail_listing_after and f.next_listing() > f.fail_listing_after:
+                    self._reply(503, b"<Error><Code>ServiceUnavailable</Code></Error>", {})
+                    return
                 if f.delay_s:
                     time.sleep(f.delay_s)
                 if is_object_get and f.error_every and n % f.error_every == 0:

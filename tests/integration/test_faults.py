@@ -88,3 +88,29 @@ async def test_endpoint_down_mid_life_keeps_the_previous_judgement(
             engine.ledger.close()
     assert 0 == back.scan.fetched
     assert comparable(good.report) == comparable(back.report)
+
+
+async def test_a_listing_broken_half_way_judges_nothing_and_keeps_what_it_fetched(
+    seeded: Any, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """The listing fails on its third page: the cycle does not judge, what was fetched meanwhile
+    is stored (a long backfill does not start over), and the next scan matches a clean run."""
+    expected = await clean_report(s3_endpoint, tmp_path)
+    with bucket_unchanged(seeded), FaultProxy(s3_endpoint) as proxy:
+        proxy.faults.fail_listing_after = 2
+        engine = make_engine(
+            settings_for(proxy.url, tmp_path, s3={"max_attempts": 1, "list_page_size": 50})
+        )
+        try:
+            broken = await engine.run_cycle(NOW.timestamp())
+            kept = engine.ledger.known_etags()
+            proxy.faults.fail_listing_after = 0
+            healed = await engine.run_cycle(NOW.timestamp())
+        finally:
+            await engine.source.close()  # type: ignore[union-attr]
+            engine.ledger.close()
+    assert broken.report is None and engine.last_report is healed.report
+    assert not broken.scan.listing_complete and {"server_error": 1} == dict(broken.scan.errors)
+    assert 0 < len(kept) <= 100  # at most the two pages listed before the failure
+    assert healed.scan.ok and len(kept) == healed.scan.unchanged
+    assert expected == comparable(healed.report)
