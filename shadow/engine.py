@@ -33,7 +33,7 @@ from shadow.normalized import NormalizedRun
 from shadow.pairing import Grouped, PairBy, group_runs, shard_of
 from shadow.profiles import GARDEN, Profile, translate
 from shadow.records import Rejected, parse_json
-from shadow.report import Report, build_report
+from shadow.report import Report, RunOut, build_report
 from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
 from shadow.vocabulary import RunState
 from shadow.waivers import Waiver
@@ -98,7 +98,9 @@ class Engine:
         self._cache_stamp: str | None = None
         self._grouped: tuple[Grouped, list[Rejected]] | None = None
         self._settings = _normalization_fingerprint(opts)
-        self.last_report: Report | None = None
+        # The last report without its runs: they are rebuilt from the judgement when asked for
+        # (a RunOut per pair was a sixth of the memory held per tracked run).
+        self.last_summary: Report | None = None
         self.last_judgement: Judgement | None = None
 
     # scanning ----------------------------------------------------------------------------
@@ -361,6 +363,19 @@ class Engine:
         )
         return j, report
 
+    @property
+    def last_report(self) -> Report | None:
+        """The last cycle's whole report, runs included (None before the first judgement)."""
+        if self.last_summary is None or self.last_judgement is None:
+            return None
+        return self.last_summary.model_copy(
+            update={"runs": [RunOut.of(r) for r in self.last_judgement.results]}
+        )
+
+    def _keep(self, report: Report, j: Judgement) -> None:
+        self.last_summary = report.model_copy(update={"runs": []})
+        self.last_judgement = j
+
     def _since(self, verdict: str) -> datetime | None:
         rows = self.ledger.verdicts()
         if rows and rows[-1].verdict == verdict:
@@ -412,7 +427,7 @@ class Engine:
         await self._ingest(_each(listed), at, stats)
         j, report = self.judge(at, frozenset(stats.failed_keys))
         self.persist(j, report, at)
-        self.last_report, self.last_judgement = report, j
+        self._keep(report, j)
         return CycleSummary(started, time.time(), stats, report, j)
 
     async def run_cycle(self, now: float | None = None) -> CycleSummary:
@@ -424,7 +439,7 @@ class Engine:
             return CycleSummary(started, time.time(), stats, None, None)
         j, report = self.judge(at, frozenset(stats.failed_keys))
         self.persist(j, report, at)
-        self.last_report, self.last_judgement = report, j
+        self._keep(report, j)
         self.ledger.record_scan(
             started, time.time(), stats.ok, stats.listed, stats.fetched, dict(stats.errors)
         )

@@ -19,7 +19,7 @@ from typing import Any
 from shadow.evidence import RunEvidence, StepEvidence
 from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.layout import Side
-from shadow.normalized import NormalizedRun, NormStep, RetryInfo
+from shadow.normalized import NormalizedRun, NormStep, RetryInfo, word
 from shadow.records import ManifestRecord, Rejected, RejectReason, StatusRecord
 from shadow.vocabulary import RunState, StepState, error_code, run_error_class
 
@@ -211,7 +211,11 @@ def _one_step(d: _Draft, ev: StepEvidence) -> NormStep | None:
     if duration is None and rec.started_at is not None and rec.finished_at is not None:
         duration = max(0.0, (rec.finished_at - rec.started_at).total_seconds() * 1000)
     return NormStep(
-        number, sys.intern(name or f"step-{number}"), rec.status, error_code(rec.error), duration
+        number,
+        sys.intern(name or f"step-{number}"),
+        rec.status,
+        word(error_code(rec.error)),
+        duration,
     )
 
 
@@ -223,9 +227,9 @@ def retries(d: _Draft) -> None:
         match = _RETRY_KEY.match(key)
         out.append(
             RetryInfo(
-                match.group(2) if match else key,
+                sys.intern(match.group(2) if match else key),
                 entry.recovered,
-                error_code(entry.last_error),
+                word(error_code(entry.last_error)),
                 entry.attempts,
             )
         )

@@ -27,6 +27,14 @@ _shared: dict[object, object] = {}
 NO_FIELDS: frozenset[str] = frozenset()
 
 
+def word(value: str | None) -> str | None:
+    """One copy of a short vocabulary string (a code, a trigger, a step name) per process.
+
+    Interned strings are freed once unreferenced, so hostile values cannot pin memory.
+    """
+    return sys.intern(value) if value is not None else None
+
+
 def share(value: H) -> H:
     """The one stored copy of an immutable value equal to `value` (itself when first seen)."""
     found = _shared.get(value)
@@ -111,13 +119,17 @@ class NormalizedRun:
         # Held for every tracked run, so what recurs is stored once (half the memory per run).
         put = object.__setattr__
         put(self, "agent", sys.intern(self.agent))
+        put(self, "trigger", word(self.trigger))
+        put(self, "error_code", word(self.error_code))
         put(self, "history", share(self.history))
+        if self.proposal_outputs:
+            put(self, "proposal_outputs", share(tuple(map(sys.intern, self.proposal_outputs))))
         if not self.unknown_fields:
             put(self, "unknown_fields", NO_FIELDS)
         if not self.vendor_fields:
             put(self, "vendor_fields", NO_FIELDS)
         # Computed once: the engine caches runs and compares each against its twin every cycle.
-        put(self, "comparable", comparable_of(self))
+        put(self, "comparable", share(comparable_of(self)))
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:

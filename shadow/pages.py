@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from shadow.access import bearer, pair_key, service_of, token_matches
 from shadow.console import RunFilters, held_for, pair_page, runs_page
+from shadow.report import RunOut
 
 COOKIE = "shadow_token"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -42,7 +43,7 @@ def _login_redirect(request: Request) -> RedirectResponse:
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     if not _allowed(request):
         return _login_redirect(request)
-    report = service_of(request).engine.last_report
+    report = service_of(request).engine.last_summary
     if report is None:
         return templates.TemplateResponse(
             request, "waiting.html", {"active": None}, status_code=503
@@ -54,7 +55,7 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> R
 
 @pages.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> Response:
-    report = service_of(request).engine.last_report
+    report = service_of(request).engine.last_summary
     held = held_for(report.readiness.since, datetime.now(UTC)) if report is not None else None
     return _render(request, "overview.html", active="overview", held=held)
 
@@ -85,15 +86,15 @@ def runs(
 @pages.get("/ui/runs/{run_id:path}", response_class=HTMLResponse)
 def pair(request: Request, run_id: str) -> Response:
     svc = service_of(request)
-    report, j = svc.engine.last_report, svc.engine.last_judgement
+    report, j = svc.engine.last_summary, svc.engine.last_judgement
     if report is None or j is None or not _allowed(request):
         return _render(request, "pair.html")  # the login redirect or the waiting page
     key = pair_key(j, run_id, svc.settings.suffix)
-    result = next((r for r in report.runs if r.run_id == key), None)
+    result = next((r for r in j.results if r.key == key), None)
     if key is None or result is None:
         return _render(request, "missing.html", status=404, active="runs", run_id=run_id)
     found = j.pairs[key]
-    view = pair_page(key, result, found.primary, found.candidate, report.waivers)
+    view = pair_page(key, RunOut.of(result), found.primary, found.candidate, report.waivers)
     return _render(request, "pair.html", active="runs", view=view)
 
 

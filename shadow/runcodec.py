@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from shadow.evidence import HistoryMode
 from shadow.findings import Finding
 from shadow.layout import Side
-from shadow.normalized import NormalizedRun, NormStep, RetryInfo
+from shadow.normalized import NormalizedRun, NormStep, RetryInfo, word
 from shadow.records import Rejected
 from shadow.vocabulary import RunState, StepState
 
@@ -118,11 +118,13 @@ def _build(b: list[Any]) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
         first_seen=b[13],
         steps=tuple(
             [
-                NormStep(n, sys.intern(name), _STEP_STATE[st], err, d)
+                NormStep(n, sys.intern(name), _STEP_STATE[st], word(err), d)
                 for n, name, st, err, d in b[14]
             ]
         ),
-        retries=tuple([RetryInfo(step, rec, err, att) for step, rec, err, att in b[15]]),
+        retries=tuple(
+            [RetryInfo(sys.intern(step), rec, word(err), att) for step, rec, err, att in b[15]]
+        ),
         proposals=b[16],
         proposal_outputs=tuple(b[17]),
         unknown_fields=frozenset(b[18]),

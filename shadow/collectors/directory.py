@@ -9,8 +9,9 @@ comes from polling.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from shadow.collectors import ListedObject, ObjectVersion
@@ -25,14 +26,13 @@ class DirectorySource:
         self.description = f"dir:{root}"
         self.skipped_names = 0  # names that are not valid UTF-8 cannot be keys
 
-    def _walk(self, prefix: str) -> list[ListedObject]:
+    def _walk(self, prefix: str) -> Iterator[ListedObject]:
         if not self.root.is_dir():
             raise SourceError(
                 f"source directory {self.root} does not exist or is not a directory",
                 kind="not_found",
                 transient=False,
             )
-        out: list[ListedObject] = []
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames.sort()
             rel_dir = os.path.relpath(dirpath, self.root)
@@ -53,15 +53,13 @@ class DirectorySource:
                     os.path.join(dirpath, name)
                 ):
                     continue
-                out.append(
-                    ListedObject(key, f"{st.st_size}-{st.st_mtime_ns}", st.st_size, st.st_mtime)
-                )
-        return out
+                yield ListedObject(key, f"{st.st_size}-{st.st_mtime_ns}", st.st_size, st.st_mtime)
 
     async def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
-        listed = await asyncio.to_thread(self._walk, prefix)
-        for i in range(0, len(listed), _PAGE):
-            yield listed[i : i + _PAGE]
+        # Walked a page at a time, off the event loop: never the whole tree's listing at once.
+        walk = self._walk(prefix)
+        while page := await asyncio.to_thread(lambda: list(itertools.islice(walk, _PAGE))):
+            yield page
 
     def _read(self, key: str) -> bytes:
         path = (self.root / key).resolve()
