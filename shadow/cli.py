@@ -81,12 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="a migration scenario: agents, long-pipelines, queues, chat (writes its shadow.toml)",
     )
     demo.add_argument("--clean", action="store_true", help="plant no divergence")
-    mrg = sub.add_parser("merge", help="merge the --json reports of disjoint shards and re-judge")
-    mrg.add_argument("reports", nargs="+", type=Path)
+    mrg = sub.add_parser(
+        "merge",
+        help="merge disjoint shards into one report and re-judge: their --json reports, "
+        "or with --shards N their schemas in one PostgreSQL ledger (--db)",
+    )
+    mrg.add_argument("reports", nargs="*", type=Path)
     mrg.add_argument("--config", type=Path, help="TOML config file (thresholds)")
     mrg.add_argument("--now", help="report time (default: the wall clock)")
-    mrg.add_argument("--db", help=argparse.SUPPRESS)
-    mrg.add_argument("--waivers", type=Path, help=argparse.SUPPRESS)
+    mrg.add_argument(
+        "--shards", type=int, help="judge shards 0/N .. N-1/N from the --db PostgreSQL ledger"
+    )
+    mrg.add_argument("--db", help="with --shards: the postgresql:// URL the shards share")
+    mrg.add_argument("--waivers", type=Path, help="with --shards: the waivers file")
+    mrg.add_argument(
+        "--layout", choices=["flat", "nested"], help="with --shards: the shards' run layout"
+    )
     chk = sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     _common(chk)
     srv = sub.add_parser("serve", help="watch the source continuously and serve the API")
@@ -278,20 +288,51 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from shadow.bootstrap import engine_options
     from shadow.report import Report, merge_reports
 
-    reports = []
+    if bool(args.reports) == bool(args.shards):
+        raise ShadowError("merge needs either shard report files or --shards N, not both")
+    now = parse_now(args.now)
+    at = now if now is not None else datetime.now(UTC).timestamp()
+    reports = _shard_reports(args, at) if args.shards else []
     for path in args.reports:
         try:
             reports.append(Report.model_validate_json(path.read_bytes()))
         except (OSError, ValueError) as exc:
             raise ShadowError(f"{path}: not a readable shadow report ({exc})") from None
-    now = parse_now(args.now)
-    at = now if now is not None else datetime.now(UTC).timestamp()
     try:
         merged = merge_reports(reports, engine_options(_settings(args)).judge.thresholds, at)
     except ValueError as exc:
         raise ShadowError(str(exc)) from None
     print(merged.model_dump_json(indent=2))
     return 0
+
+
+def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
+    """Each shard's report, judged from its own schema of the shared PostgreSQL ledger."""
+    from shadow.bootstrap import make_engine
+    from shadow.dburl import is_postgres
+
+    count = args.shards
+    if count < 1:
+        raise ShadowError(f"--shards must be at least 1; got {count}")
+    base = _settings(args)
+    if not is_postgres(base.ledger_target):
+        raise ShadowError(
+            "--shards reads the shards' schemas from one PostgreSQL ledger (--db postgresql://...); "
+            "shards on SQLite each have their own file: merge their `report --json` files instead"
+        )
+    reports = []
+    for i in range(count):
+        engine = make_engine(base.model_copy(update={"shard": f"{i}/{count}"}), with_source=False)
+        try:
+            if engine.ledger.generation() == 0:
+                raise ShadowError(
+                    f"shard {i}/{count} has no evidence in {engine.ledger.describe()} yet: "
+                    f"has `shadow serve --shard {i}/{count}` run against this database?"
+                )
+            reports.append(engine.judge(at)[1])
+        finally:
+            engine.ledger.close()
+    return reports
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

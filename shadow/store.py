@@ -113,6 +113,7 @@ class Ledger:
             self.backend = SQLiteBackend(self.path)
         self._run(lambda: self.backend.setup(ddl(self.backend.dialect, _SCHEMA)))
         self._run(self._schema_version)
+        self._run(lambda: self._claim(shard))
 
     def describe(self) -> str:
         """The ledger's location for messages: the file, or the URL with its password masked."""
@@ -131,6 +132,27 @@ class Ledger:
                 self.backend.explain(
                     ValueError(f"schema version {rows[0][0]}, this shadow expects {SCHEMA_VERSION}")
                 )
+            )
+
+    def _claim(self, shard: tuple[int, int] | None) -> None:
+        """Bind the ledger to one shard (or to none) for good.
+
+        Each shard replaces its whole result set every cycle, so two shards writing one SQLite
+        file would erase each other's results. On PostgreSQL each shard has its own schema and
+        the check always passes.
+        """
+        mine = "none" if shard is None else f"{shard[0]}/{shard[1]}"
+        with self.backend.transaction():
+            self.backend.executemany(
+                "INSERT INTO meta VALUES ('shard', ?) ON CONFLICT(name) DO NOTHING", [(mine,)]
+            )
+        held = str(self.backend.query("SELECT value FROM meta WHERE name='shard'")[0][0])
+        if held != mine:
+            owner = "an unsharded shadow" if held == "none" else f"shard {held}"
+            me = "an unsharded shadow" if shard is None else f"shard {mine}"
+            raise StoreError(
+                f"ledger {self.describe()} holds the evidence of {owner}; {me} cannot use it. "
+                f"Pass the --shard it was written with, or give each shard its own ledger (--db)"
             )
 
     def close(self) -> None:

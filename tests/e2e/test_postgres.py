@@ -58,6 +58,13 @@ def test_two_shards_sharing_one_postgres_database_merge_to_the_whole(
     assert whole["totals"] == merged["totals"]
     assert whole["readiness"]["verdict"] == merged["readiness"]["verdict"]
     assert whole["runs"] == merged["runs"]
+    # the same merge read straight from the shards' schemas, without report files
+    from_schemas = ["merge", "--db", pg_url, "--now", NOW_ISO, "--layout", "nested"]
+    assert 0 == main([*from_schemas, "--shards", "2"])
+    from_db = json.loads(capsys.readouterr().out)
+    assert merged == from_db
+    assert 3 == main([*from_schemas, "--shards", "3"])
+    assert "shard 0/3 has no evidence" in capsys.readouterr().err
     # the unsharded ledger in the same database is untouched by the shards' judgements
     assert whole == _scan_report(capsys, corpus.root, pg_url)
 

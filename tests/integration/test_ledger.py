@@ -284,6 +284,29 @@ def test_shards_sharing_a_postgres_database_are_namespaced(
     assert "shadow_shard_1_of_2" in one.describe()
 
 
+def test_two_shards_on_one_sqlite_file_are_refused_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shard replaces its whole result set each cycle: a second shard (or an unsharded shadow)
+    on the same file would erase it, so it is refused, naming the file and the fix."""
+    path = tmp_path / "shard0.db"
+    zero = Ledger(path, (0, 2))
+    zero.save_judgement(
+        [ResultRow("a", "x", "paired", "match", "[]", 1.0)], VerdictRow(1, "READY", "c", [])
+    )
+    zero.close()
+    for other in [(1, 2), None]:
+        with pytest.raises(StoreError) as err:
+            Ledger(path, other)
+        assert str(path) in str(err.value) and "shard 0/2" in str(err.value)
+        assert "--shard" in str(err.value) and "--db" in str(err.value)
+    assert 3 == main(["report", "--db", str(path)])
+    assert "shard 0/2" in capsys.readouterr().err
+    again = Ledger(path, (0, 2))  # the owner still opens it, its results intact
+    assert ["a"] == [r.key for r in again.results()]
+    again.close()
+
+
 def test_postgres_outage_is_a_clear_error_and_the_next_call_recovers() -> None:
     """Database down: the error names host and database, never the password; back up: it works."""
     server = PgServer()
