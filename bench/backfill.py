@@ -170,7 +170,7 @@ async def shadow_cold(settings: Settings) -> tuple[Timing, float, int]:
     finally:
         await engine.source.close()  # type: ignore[union-attr]
         engine.ledger.close()
-    assert summary.scan.ok and summary.report is not None, summary.scan.error_messages
+    assert summary.scan.ok and summary.head is not None, summary.scan.error_messages
     return since(t0), took[0], summary.scan.fetched
 
 

@@ -33,7 +33,7 @@ from shadow.normalized import NormalizedRun
 from shadow.pairing import Grouped, PairBy, group_runs, shard_of
 from shadow.profiles import GARDEN, Profile, translate
 from shadow.records import Rejected, parse_json
-from shadow.report import Report, RunOut, build_report
+from shadow.report import Report, build_report, with_runs_of
 from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
 from shadow.vocabulary import RunState
 from shadow.waivers import Waiver
@@ -79,12 +79,19 @@ class CycleSummary:
     started: float
     finished: float
     scan: ScanStats
-    report: Report | None  # None when the cycle could not judge (listing failed)
+    head: Report | None  # the report without its runs; None when the cycle could not judge
     judgement: Judgement | None
 
     @property
     def duration_seconds(self) -> float:
         return self.finished - self.started
+
+    @property
+    def report(self) -> Report | None:
+        """The whole report, runs included, built on each access (metrics need only `head`)."""
+        if self.head is None or self.judgement is None:
+            return None
+        return with_runs_of(self.head, self.judgement)
 
 
 class Engine:
@@ -344,7 +351,7 @@ class Engine:
         return cached is not None and cached[0] == g.signature and cached[1] == hist_len
 
     def judge(
-        self, now: float, failed_keys: frozenset[str] = frozenset()
+        self, now: float, failed_keys: frozenset[str] = frozenset(), *, with_runs: bool = True
     ) -> tuple[Judgement, Report]:
         runs, rejected = self.normalized_runs()
         held = frozenset(
@@ -360,6 +367,7 @@ class Engine:
             config_hash=self.opts.config_hash,
             since=since,
             stratum_noun=self.opts.stratum_noun,
+            with_runs=with_runs,
         )
         return j, report
 
@@ -368,12 +376,10 @@ class Engine:
         """The last cycle's whole report, runs included (None before the first judgement)."""
         if self.last_summary is None or self.last_judgement is None:
             return None
-        return self.last_summary.model_copy(
-            update={"runs": [RunOut.of(r) for r in self.last_judgement.results]}
-        )
+        return with_runs_of(self.last_summary, self.last_judgement)
 
-    def _keep(self, report: Report, j: Judgement) -> None:
-        self.last_summary = report.model_copy(update={"runs": []})
+    def _keep(self, head: Report, j: Judgement) -> None:
+        self.last_summary = head.model_copy(update={"runs": []}) if head.runs else head
         self.last_judgement = j
 
     def _since(self, verdict: str) -> datetime | None:
@@ -425,7 +431,7 @@ class Engine:
                 listed.append(obj)
         stats.listed = len(listed)
         await self._ingest(_each(listed), at, stats)
-        j, report = self.judge(at, frozenset(stats.failed_keys))
+        j, report = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
         self.persist(j, report, at)
         self._keep(report, j)
         return CycleSummary(started, time.time(), stats, report, j)
@@ -437,7 +443,7 @@ class Engine:
         if not stats.listing_complete:
             self.ledger.record_scan(started, time.time(), False, 0, 0, dict(stats.errors))
             return CycleSummary(started, time.time(), stats, None, None)
-        j, report = self.judge(at, frozenset(stats.failed_keys))
+        j, report = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
         self.persist(j, report, at)
         self._keep(report, j)
         self.ledger.record_scan(

@@ -147,13 +147,13 @@ class ShadowMetrics:
         self.versions_fetched.inc(s.versions_fetched)
         if s.ok:
             self.last_success.set(summary.finished)
-        if summary.report is None or summary.judgement is None:
+        if summary.head is None or summary.judgement is None:
             return
         self.snapshot = self._snapshot(summary, s.listed)
 
     def _snapshot(self, summary: CycleSummary, listed: int) -> Snapshot:
-        assert summary.report is not None and summary.judgement is not None
-        report, j = summary.report, summary.judgement
+        assert summary.head is not None and summary.judgement is not None
+        report, j = summary.head, summary.judgement
         since = report.readiness.since
         snap = Snapshot(
             objects_listed=listed,

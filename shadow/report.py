@@ -277,7 +277,9 @@ def build_report(
     config_hash: str = "",
     since: datetime | None = None,
     stratum_noun: str = "agents",
+    with_runs: bool = True,
 ) -> Report:
+    """The report of a judgement; without runs, a head that `with_runs_of` completes later."""
     at = datetime.fromtimestamp(now, UTC)
     modes: dict[str, int] = defaultdict(int)
     for pair in j.pairs.values():
@@ -291,7 +293,7 @@ def build_report(
             f"waiver {w.id} expired on {w.expires.isoformat()}: "
             f"{j.waiver_would_cover[w.id]} finding(s) no longer waived (owner {w.owner})"
         )
-    runs = [RunOut.of(r) for r in j.results]
+    runs = [RunOut.of(r) for r in j.results] if with_runs else []
     return Report(
         generated_at=at,
         config_hash=config_hash,
@@ -302,10 +304,19 @@ def build_report(
         clusters=clusters_of(j.results),
         waivers=waivers_out(waivers, j, at),
         unknown_fields=dict(sorted(j.unknown_fields.items())),
-        runs_total=len(runs),
+        runs_total=len(j.results),
         schedules=schedules_out(j),
         missed_schedules=list(j.schedule_findings),
     )
+
+
+def with_runs_of(head: Report, j: Judgement) -> Report:
+    """A report head completed with a run entry per judged pair.
+
+    A daemon holds heads: a RunOut per pair, kept or rebuilt each cycle, was a sixth of the
+    memory per tracked run. The runs are built when someone asks for them.
+    """
+    return head.model_copy(update={"runs": [RunOut.of(r) for r in j.results]})
 
 
 def schedules_out(j: Judgement) -> list[ScheduleOut]:

@@ -49,7 +49,7 @@ class Service:
             self.metrics.update(summary)
             self.health.cycles += 1
             self.health.last_cycle = summary.finished
-            if summary.scan.ok and summary.report is not None:
+            if summary.scan.ok and summary.head is not None:
                 self.health.last_good_scan = summary.finished
                 self.health.last_error = None
             else:
