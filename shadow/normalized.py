@@ -122,8 +122,6 @@ class NormalizedRun:
         put(self, "trigger", word(self.trigger))
         put(self, "error_code", word(self.error_code))
         put(self, "history", share(self.history))
-        if self.proposal_outputs:
-            put(self, "proposal_outputs", share(tuple(map(sys.intern, self.proposal_outputs))))
         if not self.unknown_fields:
             put(self, "unknown_fields", NO_FIELDS)
         if not self.vendor_fields:
