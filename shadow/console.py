@@ -231,32 +231,37 @@ def _timeline(primary: NormalizedRun | None, candidate: NormalizedRun | None) ->
 
 def _steps(primary: NormalizedRun | None, candidate: NormalizedRun | None) -> list[StepRow]:
     """Steps aligned by name, in pipeline order; a step on one side only gets an empty twin."""
-    a = primary.steps if primary else ()
-    b = candidate.steps if candidate else ()
-    longest = max((s.duration_ms or 0.0 for s in (*a, *b)), default=0.0) or 1.0
-    ta, tb = tags(a), tags(b)  # (name, occurrence): a repeated step name is aligned in turn
+    a = list(primary.timed_steps()) if primary else []
+    b = list(candidate.timed_steps()) if candidate else []
+    longest = max((ms or 0.0 for _, ms in (*a, *b)), default=0.0) or 1.0
+    # (name, occurrence): a repeated step name is aligned in turn
+    ta, tb = tags(tuple(s for s, _ in a)), tags(tuple(s for s, _ in b))
     common = lcs(ta, tb)
     rows: list[StepRow] = []
     i = j = 0
     while i < len(a) or j < len(b):
         if j < len(b) and (i >= len(a) or (tb[j] not in common and ta[i] in common)):
-            rows.append(_step_row(b[j].name, None, b[j], longest))
+            rows.append(_step_row(b[j][0].name, None, b[j], longest))
             j += 1
         elif j < len(b) and ta[i] == tb[j]:
-            rows.append(_step_row(a[i].name, a[i], b[j], longest))
+            rows.append(_step_row(a[i][0].name, a[i], b[j], longest))
             i, j = i + 1, j + 1
         else:  # on the primary side only, or out of order
-            rows.append(_step_row(a[i].name, a[i], None, longest))
+            rows.append(_step_row(a[i][0].name, a[i], None, longest))
             i += 1
     return rows
 
 
-def _cell(s: NormStep, longest: float) -> StepCell:
-    pct = round(100.0 * (s.duration_ms or 0.0) / longest, 1)
-    return StepCell(s.state.value, s.error_class, s.duration_ms, pct)
+Timed = tuple[NormStep, float | None]  # a step and its duration in ms
 
 
-def _step_row(name: str, a: NormStep | None, b: NormStep | None, longest: float) -> StepRow:
+def _cell(timed: Timed, longest: float) -> StepCell:
+    s, ms = timed
+    pct = round(100.0 * (ms or 0.0) / longest, 1)
+    return StepCell(s.state.value, s.error_class, ms, pct)
+
+
+def _step_row(name: str, a: Timed | None, b: Timed | None, longest: float) -> StepRow:
     ca = _cell(a, longest) if a else None
     cb = _cell(b, longest) if b else None
     differs = ca is None or cb is None or (ca.state, ca.error) != (cb.state, cb.error)

@@ -19,7 +19,7 @@ from typing import Any
 from shadow.evidence import RunEvidence, StepEvidence
 from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.layout import Side
-from shadow.normalized import NormalizedRun, NormStep, RetryInfo, word
+from shadow.normalized import NormalizedRun, RetryInfo, steps_of, word
 from shadow.records import ManifestRecord, Rejected, RejectReason, StatusRecord
 from shadow.vocabulary import RunState, StepState, error_code, run_error_class
 
@@ -167,11 +167,12 @@ def identity(d: _Draft) -> None:
 def steps(d: _Draft) -> None:
     out = [s for ev in d.ev.steps if (s := _one_step(d, ev)) is not None]
     out.sort(key=_number)
-    d.values["steps"] = tuple(out)
+    d.values["steps"] = steps_of([(n, name, st, code) for n, name, st, code, _ in out])
+    d.values["step_durations"] = tuple([row[4] for row in out])
     if (
         d.status is not None
         and d.status.steps_completed
-        > (completed := sum(1 for s in out if s.state is not StepState.SKIPPED))
+        > (completed := sum(1 for row in out if row[2] is not StepState.SKIPPED))
         and d.status.status in (RunState.COMPLETED, RunState.FAILED)
     ):
         d.findings.append(
@@ -184,11 +185,14 @@ def steps(d: _Draft) -> None:
         )
 
 
-def _number(step: NormStep) -> int:
-    return step.number
+_TimedStep = tuple[int, str, StepState, str | None, float | None]
 
 
-def _one_step(d: _Draft, ev: StepEvidence) -> NormStep | None:
+def _number(step: _TimedStep) -> int:
+    return step[0]
+
+
+def _one_step(d: _Draft, ev: StepEvidence) -> _TimedStep | None:
     rec, file = ev.record, ev.file
     number = rec.step_number if rec.step_number is not None else file.number
     name = rec.step_name if rec.step_name is not None else file.name
@@ -210,13 +214,7 @@ def _one_step(d: _Draft, ev: StepEvidence) -> NormStep | None:
     duration = rec.duration_ms
     if duration is None and rec.started_at is not None and rec.finished_at is not None:
         duration = max(0.0, (rec.finished_at - rec.started_at).total_seconds() * 1000)
-    return NormStep(
-        number,
-        sys.intern(name or f"step-{number}"),
-        rec.status,
-        word(error_code(rec.error)),
-        duration,
-    )
+    return (number, name or f"step-{number}", rec.status, error_code(rec.error), duration)
 
 
 def retries(d: _Draft) -> None:
@@ -254,8 +252,11 @@ def side_effects(d: _Draft) -> None:
 
 def timing(d: _Draft) -> None:
     """End-to-end time minus mocked steps; retry back-off stays in (users wait for it)."""
+    durations = d.values["step_durations"]
     excluded = sum(
-        s.duration_ms or 0.0 for s in d.values["steps"] if s.name in d.opts.excluded_steps
+        ms or 0.0
+        for s, ms in zip(d.values["steps"], durations, strict=True)
+        if s.name in d.opts.excluded_steps
     )
     start, end = d.values["started_at"], d.values["finished_at"]
     e2e: float | None = None
@@ -265,8 +266,8 @@ def timing(d: _Draft) -> None:
         and d.values["state"] in (RunState.COMPLETED, RunState.FAILED)
     ):
         e2e = max(0.0, (end - start) * 1000 - excluded)
-    elif d.values["steps"] and all(s.duration_ms is not None for s in d.values["steps"]):
-        e2e = sum(s.duration_ms or 0.0 for s in d.values["steps"]) - excluded
+    elif durations and all(ms is not None for ms in durations):
+        e2e = sum(ms or 0.0 for ms in durations) - excluded
     d.values["e2e_ms"] = e2e
 
 
@@ -303,6 +304,7 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
         finished_at=v["finished_at"],
         first_seen=ev.first_seen,
         steps=v["steps"],
+        step_durations=v["step_durations"],
         retries=v["retries"],
         proposals=v["proposals"],
         proposal_outputs=v["proposal_outputs"],

@@ -45,6 +45,21 @@ def share(value: H) -> H:
     return value
 
 
+StepRow = tuple[int, str, StepState, str | None]  # number, name, state, error code
+_shared_steps: dict[tuple[StepRow, ...], tuple[NormStep, ...]] = {}
+
+
+def steps_of(rows: list[StepRow]) -> tuple[NormStep, ...]:
+    """The one stored tuple of steps with these shapes (bounded like `share`)."""
+    key = tuple(rows)
+    found = _shared_steps.get(key)
+    if found is None:
+        found = tuple([NormStep(n, sys.intern(name), st, word(code)) for n, name, st, code in key])
+        if len(_shared_steps) < _SHARED_LIMIT:
+            _shared_steps[key] = found
+    return found
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def value_type(cls: type[T]) -> type[T]:
     """A frozen dataclass to the type checker, a plain slotted one at run time.
@@ -59,11 +74,16 @@ def value_type(cls: type[T]) -> type[T]:
 
 @value_type
 class NormStep:
+    """A step's shape: which step and how it ended, without its duration.
+
+    Runs of one pipeline mostly share their shapes, so a run holds a shared tuple of them and its
+    own `step_durations` (the only per-run part: it was a third of the memory per tracked run).
+    """
+
     number: int
     name: str
     state: StepState
     error_code: str | None
-    duration_ms: float | None
 
     @property
     def error_class(self) -> str | None:
@@ -98,6 +118,7 @@ class NormalizedRun:
     finished_at: float | None
     first_seen: float
     steps: tuple[NormStep, ...]
+    step_durations: tuple[float | None, ...]  # one per step, in the same order
     retries: tuple[RetryInfo, ...]
     proposals: int
     proposal_outputs: tuple[str, ...]
@@ -110,6 +131,10 @@ class NormalizedRun:
     # Everything the status, steps and retries comparators look at, and nothing else.
     comparable: tuple[object, ...] = field(default=(), compare=False, repr=False)
     rejected: tuple[Rejected, ...] = ()  # objects normalization rejected (a run id mismatch)
+
+    def timed_steps(self) -> zip[tuple[NormStep, float | None]]:
+        """(step, its duration in ms) in pipeline order."""
+        return zip(self.steps, self.step_durations, strict=True)
 
     @property
     def terminal(self) -> bool:

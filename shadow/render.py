@@ -72,8 +72,8 @@ def _run_rows(run: NormalizedRun | None) -> dict[str, str]:
         "e2e_ms (excl. mocked)": f"{run.e2e_ms:.0f}" if run.e2e_ms is not None else "-",
         "proposals": str(run.proposals),
     }
-    for s in run.steps:
-        dur = f"{s.duration_ms:.0f}ms" if s.duration_ms is not None else "?"
+    for s, ms in run.timed_steps():
+        dur = f"{ms:.0f}ms" if ms is not None else "?"
         rows[f"step {s.number}"] = f"{s.name} {s.state.value} {s.error_code or ''} {dur}".strip()
     for r in run.retries:
         rows[f"retry {r.step}"] = (

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from shadow.evidence import HistoryMode
 from shadow.findings import Finding
 from shadow.layout import Side
-from shadow.normalized import NormalizedRun, NormStep, RetryInfo, word
+from shadow.normalized import NormalizedRun, RetryInfo, steps_of, word
 from shadow.records import Rejected
 from shadow.vocabulary import RunState, StepState
 
@@ -62,7 +62,7 @@ def encode(run: NormalizedRun, rejected: tuple[Rejected, ...]) -> bytes:
         run.started_at,
         run.finished_at,
         run.first_seen,
-        [[s.number, s.name, s.state.value, s.error_code, s.duration_ms] for s in run.steps],
+        [[s.number, s.name, s.state.value, s.error_code, ms] for s, ms in run.timed_steps()],
         [[r.step, r.recovered, r.error_code, r.attempts] for r in run.retries],
         run.proposals,
         list(run.proposal_outputs),
@@ -116,12 +116,8 @@ def _build(b: list[Any]) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
         started_at=b[11],
         finished_at=b[12],
         first_seen=b[13],
-        steps=tuple(
-            [
-                NormStep(n, sys.intern(name), _STEP_STATE[st], word(err), d)
-                for n, name, st, err, d in b[14]
-            ]
-        ),
+        steps=steps_of([(n, name, _STEP_STATE[st], err) for n, name, st, err, _ in b[14]]),
+        step_durations=tuple([row[4] for row in b[14]]),
         retries=tuple(
             [RetryInfo(sys.intern(step), rec, word(err), att) for step, rec, err, att in b[15]]
         ),

@@ -23,10 +23,18 @@ PIPELINE = (
 
 
 def steps(*names: str, state: StepState = StepState.COMPLETED) -> tuple[NormStep, ...]:
-    durations = dict(PIPELINE)
-    return tuple(
-        NormStep(i + 1, n, state, None, durations.get(n, 100.0)) for i, n in enumerate(names)
-    )
+    return tuple(NormStep(i + 1, n, state, None) for i, n in enumerate(names))
+
+
+def durations_for(step_list: tuple[NormStep, ...]) -> tuple[float | None, ...]:
+    """The pipeline's usual duration of each step (100 ms for a step outside it)."""
+    usual = dict(PIPELINE)
+    return tuple(usual.get(s.name, 100.0) for s in step_list)
+
+
+def with_ms(run_: NormalizedRun, **ms: float) -> tuple[float | None, ...]:
+    """The run's step durations with some steps' (by name, `-` as `_`) replaced."""
+    return tuple(ms.get(s.name.replace("-", "_"), d) for s, d in run_.timed_steps())
 
 
 def run(
@@ -40,15 +48,19 @@ def run(
     start: float = T0,
     end: float | None = None,
     step_list: tuple[NormStep, ...] | None = None,
+    step_ms: tuple[float | None, ...] | None = None,
     retries: tuple[RetryInfo, ...] = (),
     proposals: int = 0,
     **extra: Any,
 ) -> NormalizedRun:
     step_list = step_list if step_list is not None else steps(*(n for n, _ in PIPELINE))
-    total = sum(s.duration_ms or 0 for s in step_list) / 1000
+    step_ms = step_ms if step_ms is not None else durations_for(step_list)
+    total = sum(ms or 0 for ms in step_ms) / 1000
     terminal = state in (RunState.COMPLETED, RunState.FAILED)
     finish = end if end is not None else (start + total if terminal else None)
-    mocked = sum(s.duration_ms or 0 for s in step_list if s.name == "execute-agent")
+    mocked = sum(
+        ms or 0 for s, ms in zip(step_list, step_ms, strict=True) if s.name == "execute-agent"
+    )
     e2e = (finish - start) * 1000 - mocked if finish is not None else None
     base = NormalizedRun(
         pairing_key=key,
@@ -65,6 +77,7 @@ def run(
         finished_at=finish,
         first_seen=start,
         steps=step_list,
+        step_durations=step_ms,
         retries=retries,
         proposals=proposals,
         proposal_outputs=(),
@@ -77,8 +90,21 @@ def run(
     return replace(base, **extra) if extra else base
 
 
+def reordered(run_: NormalizedRun, names: tuple[str, ...]) -> NormalizedRun:
+    """The run with only these steps, renumbered in this order, each keeping its duration."""
+    by_name = {s.name: (s, ms) for s, ms in run_.timed_steps()}
+    return replace(
+        run_,
+        steps=tuple(replace(by_name[n][0], number=i + 1) for i, n in enumerate(names)),
+        step_durations=tuple(by_name[n][1] for n in names),
+    )
+
+
 def twin(primary: NormalizedRun, **changes: Any) -> NormalizedRun:
-    """The candidate of a primary: same behaviour unless `changes` say otherwise."""
+    """The candidate of a primary: same behaviour unless `changes` say otherwise (new `steps`
+    take the pipeline's usual durations unless `step_durations` are given too)."""
+    if "steps" in changes and "step_durations" not in changes:
+        changes["step_durations"] = durations_for(changes["steps"])
     base = replace(primary, side=Side.CANDIDATE, run_dir=primary.run_dir.rstrip("/") + "-dryrun/")
     return replace(base, **changes) if changes else base
 

@@ -43,12 +43,12 @@ def compare(
                 f"(tolerance {opts.timing_tolerance:.2f}, mocked steps excluded)",
             )
         )
-    c_steps = {s.name: s for s in candidate.steps}
-    for i, step in enumerate(primary.steps):
-        other = c_steps.get(step.name)
-        if other is None or step.name in opts.excluded_steps:
+    c_ms = {s.name: ms for s, ms in candidate.timed_steps()}
+    for i, (step, ms) in enumerate(primary.timed_steps()):
+        if step.name not in c_ms or step.name in opts.excluded_steps:
             continue
-        r = _slow(step.duration_ms, other.duration_ms, opts)
+        other_ms = c_ms[step.name]
+        r = _slow(ms, other_ms, opts)
         if r is not None:
             found.append(
                 Finding(
@@ -56,8 +56,8 @@ def compare(
                     kind=Kind.STEP_SLOWER,
                     severity=Severity.WARNING,
                     path=f"steps[{i}].duration_ms",
-                    primary=step.duration_ms,
-                    candidate=other.duration_ms,
+                    primary=ms,
+                    candidate=other_ms,
                     message=f"step {step.name} took {r:.2f}x the primary's time in the dry run",
                     subject=step.name,
                 )

@@ -12,7 +12,7 @@ from shadow.layout import Side
 from shadow.normalized import NormalizedRun, NormStep, RetryInfo
 from shadow.pairing import Pair, PairState
 from shadow.vocabulary import RunState, StepState
-from tests.builders import T0, run, steps, twin
+from tests.builders import T0, reordered, run, steps, twin, with_ms
 
 OPTS = CompareOptions()
 P = run()
@@ -20,19 +20,13 @@ FAILED = run(
     state=RunState.FAILED,
     error="INTERNAL_ERROR",
     step_list=(
-        NormStep(1, "load-context", StepState.COMPLETED, None, 500.0),
-        NormStep(2, "execute-agent", StepState.FAILED, "INTERNAL_ERROR", 900.0),
+        NormStep(1, "load-context", StepState.COMPLETED, None),
+        NormStep(2, "execute-agent", StepState.FAILED, "INTERNAL_ERROR"),
     ),
+    step_ms=(500.0, 900.0),
 )
 RETRY = (RetryInfo("execute-agent", True, "NLM_UNAVAILABLE", 2),)
 RETRIED = run(retries=RETRY)
-
-
-def _moved(run_: NormalizedRun, order: tuple[str, ...]) -> NormalizedRun:
-    by_name = {s.name: s for s in run_.steps}
-    return replace(
-        run_, steps=tuple(replace(by_name[n], number=i + 1) for i, n in enumerate(order))
-    )
 
 
 CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, Severity]]]] = [
@@ -89,7 +83,7 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
     (
         "one move is one reorder",
         P,
-        _moved(twin(P), ("load-context", "persist-results", "execute-agent", "finalize")),
+        reordered(twin(P), ("load-context", "persist-results", "execute-agent", "finalize")),
         {(Dimension.STEPS, Kind.STEP_REORDERED, Severity.ERROR)},
     ),
     (
@@ -140,7 +134,7 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
         twin(
             P,
             e2e_ms=(P.e2e_ms or 0) * 2.5,
-            steps=(P.steps[0], P.steps[1], replace(P.steps[2], duration_ms=2000.0), P.steps[3]),
+            step_durations=with_ms(P, persist_results=2000.0),
         ),
         {
             (Dimension.TIMING, Kind.RUN_SLOWER, Severity.WARNING),
@@ -186,19 +180,19 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
     (
         "mocked step much faster",
         P,
-        twin(P, steps=(P.steps[0], replace(P.steps[1], duration_ms=80.0), *P.steps[2:])),
+        twin(P, step_durations=with_ms(P, execute_agent=80.0)),
         set(),
     ),
     (
         "a slower mocked step is not timed",
         P,
-        twin(P, steps=(P.steps[0], replace(P.steps[1], duration_ms=90000.0), *P.steps[2:])),
+        twin(P, step_durations=with_ms(P, execute_agent=90000.0)),
         set(),
     ),
     (
         "tiny absolute slowdowns are noise",
         P,
-        twin(P, steps=(*P.steps[:3], replace(P.steps[3], duration_ms=120.0))),
+        twin(P, step_durations=with_ms(P, finalize=120.0)),
         set(),
     ),
     ("primary proposals are allowed", run(proposals=3), twin(P), set()),

@@ -10,15 +10,10 @@ import pytest
 from shadow.console import _steps, _timeline, held_for
 from shadow.normalized import NormalizedRun
 from shadow.vocabulary import RunState, StepState
-from tests.builders import run, twin
+from tests.builders import reordered, run, twin
 
 P = run()
 NAMES = tuple(s.name for s in P.steps)
-
-
-def _order(r: NormalizedRun, names: tuple[str, ...]) -> NormalizedRun:
-    by = {s.name: s for s in r.steps}
-    return replace(r, steps=tuple(replace(by[n], number=i + 1) for i, n in enumerate(names)))
 
 
 @pytest.mark.parametrize(
@@ -27,12 +22,12 @@ def _order(r: NormalizedRun, names: tuple[str, ...]) -> NormalizedRun:
         ("equal", twin(P), [(n, True, True, False) for n in NAMES]),
         (
             "one missing",
-            _order(twin(P), NAMES[:2] + NAMES[3:]),
+            reordered(twin(P), NAMES[:2] + NAMES[3:]),
             [(n, True, n != NAMES[2], n == NAMES[2]) for n in NAMES],
         ),
         (
             "moved to the end",
-            _order(twin(P), (NAMES[1], NAMES[2], NAMES[3], NAMES[0])),
+            reordered(twin(P), (NAMES[1], NAMES[2], NAMES[3], NAMES[0])),
             [
                 (NAMES[0], True, False, True),
                 (NAMES[1], True, True, False),
@@ -60,11 +55,11 @@ def test_steps_are_aligned_by_name_and_marked(
 
 def test_timing_bars_are_relative_to_the_longest_step_of_the_pair() -> None:
     rows = _steps(P, twin(P))
-    longest = max(s.duration_ms or 0 for s in P.steps)
+    longest = max(ms or 0 for ms in P.step_durations)
     widths = {r.name: r.primary.bar_percent for r in rows if r.primary}
     assert max(widths.values()) == 100.0
-    for s in P.steps:
-        assert widths[s.name] == round(100 * (s.duration_ms or 0) / longest, 1)
+    for s, ms in P.timed_steps():
+        assert widths[s.name] == round(100 * (ms or 0) / longest, 1)
 
 
 @pytest.mark.parametrize(

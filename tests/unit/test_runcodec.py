@@ -62,7 +62,8 @@ def test_values_orjson_refuses_still_round_trip(tmp_path: Path) -> None:
 
 def test_the_codec_stores_every_field_of_a_normalized_run() -> None:
     """A field added to NormalizedRun must be added to the codec (and its VERSION bumped)."""
-    stored = set(runcodec.ENCODED_FIELDS) | {"comparable"}
+    # step_durations travel inside the steps rows: [number, name, state, code, duration_ms]
+    stored = set(runcodec.ENCODED_FIELDS) | {"comparable", "step_durations"}
     assert {f.name for f in fields(NormalizedRun)} == stored
 
 
