@@ -55,7 +55,9 @@ def prepare(work: Path, runs: int) -> tuple[Path, Path]:
 def measure(root: Path, db: Path, trace: bool, cycles: int = 2) -> dict[str, float]:
     from shadow.bootstrap import make_engine
     from shadow.config import load_settings
+    from shadow.malloc import pin_mmap_threshold
 
+    pin_mmap_threshold()  # as the shadow command does when it starts
     engine = make_engine(load_settings(source=f"dir:{root}", db=db))
     engine.ledger.known_etags()  # warm SQLite's page cache and the connection: not per run
     gc.collect()

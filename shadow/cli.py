@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shadow.errors import ShadowError
+from shadow.malloc import pin_mmap_threshold
 
 EXIT_ERROR = 3
 VERDICT_EXIT = {"READY": 0, "NOT_READY": 1, "INSUFFICIENT_DATA": 2}
@@ -365,6 +366,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    pin_mmap_threshold()  # shadow serve runs for months: keep big freed blocks off the heap
     try:
         return COMMANDS[args.command](args)
     except ShadowError as exc:
