@@ -107,7 +107,7 @@ class Engine:
         self._settings = _normalization_fingerprint(opts)
         # The last report without its runs: they are rebuilt from the judgement when asked for
         # (a RunOut per pair was a sixth of the memory held per tracked run).
-        self.last_summary: Report | None = None
+        self.last_head: Report | None = None
         self.last_judgement: Judgement | None = None
 
     # scanning ----------------------------------------------------------------------------
@@ -374,13 +374,16 @@ class Engine:
     @property
     def last_report(self) -> Report | None:
         """The last cycle's whole report, runs included (None before the first judgement)."""
-        if self.last_summary is None or self.last_judgement is None:
+        if self.last_head is None or self.last_judgement is None:
             return None
-        return with_runs_of(self.last_summary, self.last_judgement)
+        return with_runs_of(self.last_head, self.last_judgement)
 
-    def _keep(self, head: Report, j: Judgement) -> None:
-        self.last_summary = head.model_copy(update={"runs": []}) if head.runs else head
-        self.last_judgement = j
+    def _settle(self, at: float, stats: ScanStats) -> tuple[Judgement, Report]:
+        """Judge after a scan, store the judgement, and keep it (and the report's head) to serve."""
+        j, head = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
+        self.persist(j, head, at)
+        self.last_head, self.last_judgement = head, j
+        return j, head
 
     def _since(self, verdict: str) -> datetime | None:
         rows = self.ledger.verdicts()
@@ -431,10 +434,8 @@ class Engine:
                 listed.append(obj)
         stats.listed = len(listed)
         await self._ingest(_each(listed), at, stats)
-        j, report = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
-        self.persist(j, report, at)
-        self._keep(report, j)
-        return CycleSummary(started, time.time(), stats, report, j)
+        j, head = self._settle(at, stats)
+        return CycleSummary(started, time.time(), stats, head, j)
 
     async def run_cycle(self, now: float | None = None) -> CycleSummary:
         started = time.time()
@@ -443,13 +444,11 @@ class Engine:
         if not stats.listing_complete:
             self.ledger.record_scan(started, time.time(), False, 0, 0, dict(stats.errors))
             return CycleSummary(started, time.time(), stats, None, None)
-        j, report = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
-        self.persist(j, report, at)
-        self._keep(report, j)
+        j, head = self._settle(at, stats)
         self.ledger.record_scan(
             started, time.time(), stats.ok, stats.listed, stats.fetched, dict(stats.errors)
         )
-        return CycleSummary(started, time.time(), stats, report, j)
+        return CycleSummary(started, time.time(), stats, head, j)
 
 
 class _Batch:

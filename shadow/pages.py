@@ -43,7 +43,7 @@ def _login_redirect(request: Request) -> RedirectResponse:
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     if not _allowed(request):
         return _login_redirect(request)
-    report = service_of(request).engine.last_summary
+    report = service_of(request).engine.last_head
     if report is None:
         return templates.TemplateResponse(
             request, "waiting.html", {"active": None}, status_code=503
@@ -55,7 +55,7 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> R
 
 @pages.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> Response:
-    report = service_of(request).engine.last_summary
+    report = service_of(request).engine.last_head
     held = held_for(report.readiness.since, datetime.now(UTC)) if report is not None else None
     return _render(request, "overview.html", active="overview", held=held)
 
@@ -86,7 +86,7 @@ def runs(
 @pages.get("/ui/runs/{run_id:path}", response_class=HTMLResponse)
 def pair(request: Request, run_id: str) -> Response:
     svc = service_of(request)
-    report, j = svc.engine.last_summary, svc.engine.last_judgement
+    report, j = svc.engine.last_head, svc.engine.last_judgement
     if report is None or j is None or not _allowed(request):
         return _render(request, "pair.html")  # the login redirect or the waiting page
     key = pair_key(j, run_id, svc.settings.suffix)
