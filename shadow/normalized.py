@@ -7,6 +7,7 @@ and windows. Values are immutable and hashable so a canonical hash can short-cir
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, dataclass_transform
 
@@ -18,6 +19,8 @@ from shadow.vocabulary import RunState, StepState, run_error_class
 
 T = TypeVar("T")
 H = TypeVar("H")
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Values that recur in nearly every run (step names, agents, codes, state histories, the
 # comparable shape of a pipeline) are kept once. Bounded: hostile data with a new name in every
@@ -35,14 +38,23 @@ def word(value: str | None) -> str | None:
     return sys.intern(value) if value is not None else None
 
 
+def _stored(table: dict[K, V], key: K, build: Callable[[K], V]) -> V:
+    """The value kept for `key`, built (and kept while the table has room) on first sight."""
+    found = table.get(key)
+    if found is None:
+        found = build(key)
+        if len(table) < _SHARED_LIMIT:
+            table[key] = found
+    return found
+
+
+def _itself(value: H) -> H:
+    return value
+
+
 def share(value: H) -> H:
     """The one stored copy of an immutable value equal to `value` (itself when first seen)."""
-    found = _shared.get(value)
-    if found is not None:
-        return found  # type: ignore[return-value]
-    if len(_shared) < _SHARED_LIMIT:
-        _shared[value] = value
-    return value
+    return _stored(_shared, value, _itself)  # type: ignore[return-value]
 
 
 StepRow = tuple[int, str, StepState, str | None]  # number, name, state, error code
@@ -51,13 +63,11 @@ _shared_steps: dict[tuple[StepRow, ...], tuple[NormStep, ...]] = {}
 
 def steps_of(rows: list[StepRow]) -> tuple[NormStep, ...]:
     """The one stored tuple of steps with these shapes (bounded like `share`)."""
-    key = tuple(rows)
-    found = _shared_steps.get(key)
-    if found is None:
-        found = tuple([NormStep(n, sys.intern(name), st, word(code)) for n, name, st, code in key])
-        if len(_shared_steps) < _SHARED_LIMIT:
-            _shared_steps[key] = found
-    return found
+    return _stored(_shared_steps, tuple(rows), _build_steps)
+
+
+def _build_steps(rows: tuple[StepRow, ...]) -> tuple[NormStep, ...]:
+    return tuple([NormStep(n, sys.intern(name), st, word(code)) for n, name, st, code in rows])
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
