@@ -18,6 +18,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from shadow.evidence import RunEvidence, StepEvidence
@@ -155,20 +156,17 @@ def run_error(status: StatusRecord | None, manifest: ManifestRecord | None) -> s
 
 
 _TimedStep = tuple[int, str, StepState, str | None, float | None]
-
-
-def _number(step: _TimedStep) -> int:
-    return step[0]
+_by_number = itemgetter(0)
 
 
 def steps(
     ev: RunEvidence, findings: list[Finding]
 ) -> tuple[tuple[NormStep, ...], tuple[float | None, ...]]:
     """The steps in number order (shared shapes) and their durations in ms."""
-    if not ev.steps:
-        return steps_of([]), ()
     out = [s for step in ev.steps if (s := _one_step(ev, step, findings)) is not None]
-    out.sort(key=_number)
+    if not out:
+        return steps_of([]), ()
+    out.sort(key=_by_number)  # stable: steps sharing a number keep the listing's order
     return (
         steps_of([(n, name, st, code) for n, name, st, code, _ in out]),
         tuple([row[4] for row in out]),

@@ -43,23 +43,27 @@ def compare(
                 f"(tolerance {opts.timing_tolerance:.2f}, mocked steps excluded)",
             )
         )
+    if not primary.steps or not candidate.steps:
+        return found
     c_ms = {s.name: ms for s, ms in candidate.timed_steps()}
+    excluded, tolerance, slack = opts.excluded_steps, opts.timing_tolerance, opts.timing_slack_ms
     for i, (step, ms) in enumerate(primary.timed_steps()):
-        if step.name not in c_ms or step.name in opts.excluded_steps:
+        # `_slow` inlined: this loop runs for every step of every pair, every re-judge.
+        if not ms or step.name in excluded:
             continue
-        other_ms = c_ms[step.name]
-        r = _slow(ms, other_ms, opts)
-        if r is not None:
-            found.append(
-                Finding(
-                    dimension=Dimension.TIMING,
-                    kind=Kind.STEP_SLOWER,
-                    severity=Severity.WARNING,
-                    path=f"steps[{i}].duration_ms",
-                    primary=ms,
-                    candidate=other_ms,
-                    message=f"step {step.name} took {r:.2f}x the primary's time in the dry run",
-                    subject=step.name,
-                )
+        other_ms = c_ms.get(step.name)
+        if other_ms is None or ms <= 0 or other_ms / ms <= tolerance or other_ms - ms <= slack:
+            continue
+        found.append(
+            Finding(
+                dimension=Dimension.TIMING,
+                kind=Kind.STEP_SLOWER,
+                severity=Severity.WARNING,
+                path=f"steps[{i}].duration_ms",
+                primary=ms,
+                candidate=other_ms,
+                message=f"step {step.name} took {other_ms / ms:.2f}x the primary's time in the dry run",
+                subject=step.name,
             )
+        )
     return found
