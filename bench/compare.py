@@ -6,6 +6,8 @@ on one core, in one run:
      as the engine caches them),
   B. shadow from bytes: parse + assemble + normalize + compare (a cold start),
   D. shadow compare only: the steady state, where the engine's cache holds normalized runs,
+  E. the ceiling of this design: both typed runs built from ready field values, then compared
+     (what normalize-and-compare would cost if normalization read nothing),
   C. naive: DeepDiff of the raw JSON documents of each pair (status, manifest, every step).
 Prints pairs per second for each and the ratios A/C and B/C. The naive run is timed on a
 sample (it is ~100x slower) and extrapolated per pair.
@@ -16,6 +18,7 @@ sample (it is ~100x slower) and extrapolated per pair.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -29,6 +32,7 @@ from shadow.comparators import CompareOptions, compare_pair
 from shadow.demo import write_demo
 from shadow.layout import KeyLayout, Layout
 from shadow.normalize import NormalizeOptions, normalize
+from shadow.normalized import NormalizedRun
 from shadow.store import StoredObject
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -105,6 +109,15 @@ def main() -> None:
         compare_pair(pn, cn, copts)
     d = time.process_time() - t0
 
+    names = [f.name for f in dataclasses.fields(NormalizedRun) if f.init and f.name != "comparable"]
+    ready = [
+        tuple({name: getattr(run, name) for name in names} for run in pair) for pair in normalized
+    ]
+    t0 = time.process_time()
+    for pf, cf in ready:
+        compare_pair(NormalizedRun(**pf), NormalizedRun(**cf), copts)
+    e = time.process_time() - t0
+
     t0 = time.process_time()
     for (pg, pb), (cg, cb) in raw:
         pn = normalize(assemble(pg, pb, None, MAX), nopts)
@@ -127,11 +140,17 @@ def main() -> None:
     print(f"A shadow normalize+compare (parsed records): {n / a:>10,.0f} pairs/s")
     print(f"B shadow parse+normalize+compare (bytes):    {n / b:>10,.0f} pairs/s")
     print(f"D shadow compare only (cached normalized):   {n / d:>10,.0f} pairs/s")
+    print(f"E ceiling: typed runs from ready fields+compare {n / e:>8,.0f} pairs/s")
     print(
         f"C naive DeepDiff of raw documents:           {n / c_time:>10,.0f} pairs/s (sample {len(sample)})"
     )
     print(
         f"ratio A/C: {c_time / a:.1f}x   ratio B/C: {c_time / b:.1f}x   ratio D/C: {c_time / d:.1f}x"
+        f"   ratio E/C: {c_time / e:.1f}x"
+    )
+    print(
+        f"per pair: normalize {(a - d) / n * 1e6:.1f} us (both runs), compare {d / n * 1e6:.1f} us, "
+        f"building the two typed runs {(e - d) / n * 1e6:.1f} us; 50x needs {c_time / n / 50 * 1e6:.1f} us"
     )
 
 
