@@ -310,7 +310,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
     """Each shard's report, judged from its own schema of the shared PostgreSQL ledger."""
     from shadow.bootstrap import make_engine
-    from shadow.dburl import is_postgres
+    from shadow.dburl import is_postgres, mask_url
+    from shadow.ledger_backends import postgres_schema_exists, schema_for
 
     count = args.shards
     if count < 1:
@@ -323,16 +324,25 @@ def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
         )
     reports = []
     for i in range(count):
-        engine = make_engine(base.model_copy(update={"shard": f"{i}/{count}"}), with_source=False)
+        # Checked in the catalog first: opening the ledger of a shard that never ran would
+        # create its schema, and merge only reads.
+        never_ran = not postgres_schema_exists(base.ledger_target, schema_for((i, count)))
+        engine = (
+            None
+            if never_ran
+            else make_engine(base.model_copy(update={"shard": f"{i}/{count}"}), with_source=False)
+        )
         try:
-            if engine.ledger.generation() == 0:
+            if engine is None or engine.ledger.generation() == 0:
+                where = mask_url(base.ledger_target) + f" (schema {schema_for((i, count))})"
                 raise ShadowError(
-                    f"shard {i}/{count} has no evidence in {engine.ledger.describe()} yet: "
+                    f"shard {i}/{count} has no evidence in {where} yet: "
                     f"has `shadow serve --shard {i}/{count}` run against this database?"
                 )
             reports.append(engine.judge(at)[1])
         finally:
-            engine.ledger.close()
+            if engine is not None:
+                engine.ledger.close()
     return reports
 
 

@@ -192,9 +192,7 @@ class PostgresBackend:
                 conn.execute(self._sql(statement))
 
     def explain(self, exc: Exception) -> str:
-        text = " ".join(str(exc).split())
-        for secret in secrets_of(self.url):
-            text = text.replace(secret, "***")
+        text = _redacted(exc, self.url)
         if isinstance(exc, self._psycopg.OperationalError):
             fix = (
                 "the database is unreachable or refused the login; check that PostgreSQL is up "
@@ -211,6 +209,28 @@ class PostgresBackend:
         if self._conn is not None:
             with contextlib.suppress(self._psycopg.Error):
                 self._conn.close()
+
+
+def postgres_schema_exists(url: str, schema: str) -> bool:
+    """Whether a ledger schema is in the database: read from the catalog, nothing created."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise StoreError(f"ledger {mask_url(url)}: {_redacted(exc, url)}") from None
+    return found is not None
+
+
+def _redacted(exc: Exception, url: str) -> str:
+    """A driver's error on one line, with every secret of the URL masked."""
+    text = " ".join(str(exc).split())
+    for secret in secrets_of(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def schema_for(shard: tuple[int, int] | None) -> str:

@@ -14,6 +14,7 @@ from shadow.cli import main
 from shadow.config import load_settings
 from shadow.daemon import build_service
 from shadow.demo import write_demo
+from shadow.ledger_backends import postgres_schema_exists
 from tests.e2e.conftest import NOW, NOW_ISO
 from tests.pgserver import PASSWORD, PgServer
 from tests.snapshots import tree_unchanged
@@ -65,6 +66,8 @@ def test_two_shards_sharing_one_postgres_database_merge_to_the_whole(
     assert merged == from_db
     assert 3 == main([*from_schemas, "--shards", "3"])
     assert "shard 0/3 has no evidence" in capsys.readouterr().err
+    # merge only reads: the shards that never ran got no schema from it
+    assert not postgres_schema_exists(pg_url, "shadow_shard_0_of_3")
     # the unsharded ledger in the same database is untouched by the shards' judgements
     assert whole == _scan_report(capsys, corpus.root, pg_url)
 
