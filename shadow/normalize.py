@@ -9,7 +9,7 @@ from its timestamps when both exist.
 
 Every run the engine tracks passes through here whenever one of its objects changes, and every
 stored run under a new config (a re-judge); so the steps read each record field once and build
-no scratch objects (this layout normalizes twice as fast as a chain of steps over a shared draft).
+no scratch objects (1.4x faster than the chain of steps over a shared draft it replaced).
 """
 
 from __future__ import annotations
