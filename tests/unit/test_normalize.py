@@ -1,0 +1,228 @@
+"""Normalization rules, one run directory at a time, from the documents a writer puts in the bucket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shadow.assemble import assemble, group_objects
+from shadow.findings import Kind, Severity
+from shadow.layout import KeyLayout, Layout
+from shadow.normalize import NormalizeOptions, normalize
+from shadow.normalized import NormalizedRun
+from shadow.records import RejectReason
+from shadow.vocabulary import RunState, StepState
+
+MAX = 1024 * 1024
+OPTS = NormalizeOptions()
+
+
+def status(run_id: str = "run_1", **fields: Any) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "agent_slug": "archivist-violin",
+        "status": "completed",
+        "trigger": "cron",
+        "started_at": "2026-02-14T08:00:00Z",
+        "finished_at": "2026-02-14T08:01:00Z",
+        "steps_total": None,
+        "steps_completed": 0,
+        "proposals_created": [],
+        "error": None,
+        **fields,
+    }
+
+
+def step(number: int, name: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "step_number": number,
+        "step_name": name,
+        "status": "completed",
+        "duration_ms": 100,
+        **fields,
+    }
+
+
+def normalized(
+    files: dict[str, dict[str, Any]],
+    run_dir: str = "runs/run_1/",
+    history: list[str] | None = None,
+    opts: NormalizeOptions = OPTS,
+) -> NormalizedRun:
+    """The run directory's documents written as objects, assembled and normalized."""
+    from shadow.store import StoredObject
+
+    objects = [
+        StoredObject(run_dir + rest, "etag", len(b), 0.0, 0.0, b)
+        for rest, doc in sorted(files.items())
+        if (b := json.dumps(doc).encode())
+    ]
+    group = next(iter(group_objects(objects, KeyLayout(Layout.FLAT)).values()))
+    bodies = {o.key: o.body for o in objects if o.body is not None}
+    return normalize(assemble(group, bodies, ("polling", history) if history else None, MAX), opts)
+
+
+def kinds(run: NormalizedRun) -> list[Kind]:
+    return [f.kind for f in run.input_findings]
+
+
+def test_a_finished_run_keeps_state_code_trigger_and_end_to_end_time_minus_mocked_steps() -> None:
+    run = normalized(
+        {
+            "status.json": status(status="failed", error="AGENT_TIMEOUT: no answer in 300 s"),
+            "steps/1-load-context.json": step(1, "load-context", duration_ms=2_000),
+            "steps/2-execute-agent.json": step(
+                2, "execute-agent", status="failed", duration_ms=40_000, error="AGENT_TIMEOUT: x"
+            ),
+        }
+    )
+    assert RunState.FAILED == run.state
+    assert "AGENT_TIMEOUT" == run.error_code
+    assert (
+        "RETRIES_EXHAUSTED" == run.error_class
+    )  # the class AGENT_TIMEOUT shares with INTERNAL_ERROR
+    assert "cron" == run.trigger
+    assert [(1, "load-context", StepState.COMPLETED), (2, "execute-agent", StepState.FAILED)] == [
+        (s.number, s.name, s.state) for s in run.steps
+    ]
+    assert (2_000, 40_000) == run.step_durations
+    assert 60_000 - 40_000 == run.e2e_ms  # started to finished, the mocked step taken out
+    assert [] == kinds(run)
+
+
+def test_a_run_without_timestamps_sums_its_steps_and_a_step_without_duration_uses_its_own() -> None:
+    run = normalized(
+        {
+            "status.json": status(started_at=None, finished_at=None),
+            "steps/1.json": step(1, "load-context", duration_ms=250),
+            "steps/2.json": step(
+                2,
+                "persist-results",
+                duration_ms=None,
+                started_at="2026-02-14T08:00:01Z",
+                finished_at="2026-02-14T08:00:01.5Z",
+            ),
+        }
+    )
+    assert (250, 500.0) == run.step_durations
+    assert 750.0 == run.e2e_ms
+
+
+def test_steps_are_ordered_by_number_and_fields_inside_the_file_win_over_its_name() -> None:
+    run = normalized(
+        {
+            "status.json": status(),
+            "steps/10-finalize.json": step(10, "finalize"),
+            "steps/2-execute-agent.json": step(2, "persist-results"),
+            "steps/1.json": step(1, "load-context"),
+        }
+    )
+    assert [(1, "load-context"), (2, "persist-results"), (10, "finalize")] == [
+        (s.number, s.name) for s in run.steps
+    ]
+    [mismatch] = run.input_findings
+    assert Kind.STEP_IDENTITY_MISMATCH == mismatch.kind
+    assert Severity.WARNING == mismatch.severity
+    assert "steps/2-execute-agent.json" == mismatch.path
+
+
+def test_a_candidate_status_for_another_run_is_rejected_and_the_manifest_state_stands() -> None:
+    files = {
+        "status.json": status(run_id="run_9"),
+        "manifest.json": {"status": "completed", "trigger": "event", "proposals_created": 0},
+    }
+    run = normalized(files, run_dir="runs/run_1-dryrun/")
+    assert RunState.COMPLETED == run.state  # from the manifest
+    assert "event" == run.trigger
+    assert () == run.history  # no status record accepted: nothing observed
+    assert [RejectReason.RUN_ID_MISMATCH] == [r.reason for r in run.rejected]
+    assert [Kind.RUN_ID_MISMATCH] == kinds(run)
+    # either spelling of the twin's own id is accepted
+    for own in ("run_1", "run_1-dryrun"):
+        files["status.json"] = status(run_id=own)
+        assert () == normalized(files, run_dir="runs/run_1-dryrun/").rejected
+
+
+def test_history_collapses_repeats_and_ends_in_the_state_read_now() -> None:
+    run = normalized(
+        {"status.json": status()}, history=["requested", "queued", "running", "running"]
+    )
+    assert (
+        RunState.REQUESTED,
+        RunState.QUEUED,
+        RunState.RUNNING,
+        RunState.COMPLETED,
+    ) == run.history
+    assert run.queued_observed
+
+
+def test_queued_is_observed_from_the_status_alone_when_no_history_is_kept() -> None:
+    queued = normalized({"status.json": status(status="queued", started_at=None, finished_at=None)})
+    assert (RunState.QUEUED,) == queued.history
+    assert queued.queued_observed
+    assert not normalized({"status.json": status()}).queued_observed
+
+
+def test_status_and_manifest_disagreeing_is_a_warning_and_status_json_wins() -> None:
+    run = normalized(
+        {"status.json": status(), "manifest.json": {"status": "failed", "proposals_created": 0}}
+    )
+    assert RunState.COMPLETED == run.state
+    assert [Kind.STATUS_MANIFEST_CONFLICT] == kinds(run)
+
+
+def test_a_finished_run_counting_more_steps_than_files_is_a_warning_skips_not_counted() -> None:
+    files = {
+        "status.json": status(steps_completed=2),
+        "steps/1.json": step(1, "load-context"),
+        "steps/2.json": step(2, "execute-agent", status="skipped"),
+    }
+    assert [Kind.STEPS_COMPLETED_EXCEEDS_FILES] == kinds(normalized(files))
+    files["status.json"] = status(steps_completed=1)
+    assert [] == kinds(normalized(files))
+    files["status.json"] = status(steps_completed=5, status="running", finished_at=None)
+    assert [] == kinds(normalized(files))  # still running: files may lag the count
+
+
+def test_retries_proposals_and_extra_fields() -> None:
+    manifest = {
+        "status": "completed",
+        "proposals_created": 2,
+        "model_used": "mock-llm",  # known to the contract, ignored
+        "x_vendor": 1,
+        "retries": {
+            "step_2_execute-agent": {
+                "attempts": 3,
+                "last_error": "NLM_UNAVAILABLE: 503",
+                "recovered": True,
+            }
+        },
+    }
+    files = {
+        "status.json": status(proposals_created=["p1"], x_trace="t"),
+        "manifest.json": manifest,
+    }
+    run = normalized(files)
+    [retry] = run.retries
+    assert ("execute-agent", True, "NLM_UNAVAILABLE", 3) == (
+        retry.step,
+        retry.recovered,
+        retry.error_code,
+        retry.attempts,
+    )
+    assert 2 == run.proposals  # the larger of the two records' counts
+    assert frozenset({"x_vendor", "x_trace"}) == run.unknown_fields
+    vendor = normalized(files, opts=NormalizeOptions(vendor_fields=frozenset({"x_vendor"})))
+    assert frozenset({"x_trace"}) == vendor.unknown_fields
+    assert frozenset({"x_vendor"}) == vendor.vendor_fields
+
+
+def test_volatile_fields_do_not_change_the_normalized_run() -> None:
+    base = {"status.json": status(), "steps/1.json": step(1, "load-context")}
+    other = {
+        "status.json": status(
+            queue_position=3, current_step="finalize", _orchestrator_meta={"a": 1}
+        ),
+        "steps/1.json": step(1, "load-context", output_summary="different words"),
+    }
+    assert normalized(base) == normalized(other)
