@@ -51,7 +51,8 @@ def pair_findings(pair: Pair, opts: CompareOptions) -> list[Finding]:
             found.extend(run.input_findings)
     if pair.state is PairState.PAIRED and pair.primary and pair.candidate:
         found.extend(compare_pair(pair.primary, pair.candidate, opts))
-    elif pair.candidate is not None and pair.candidate.terminal:
+    elif pair.candidate is not None:
+        # A proposal written by a dry run is a violation the moment it exists, finished or not.
         found.extend(candidate_effects(pair.candidate))
     return found
 

@@ -49,11 +49,10 @@ class Pair:
 
     @property
     def start(self) -> float | None:
-        """When the pair's primary started: the evidence window and ordering use it."""
-        run = self.primary or self.candidate
-        if run is None:
-            return None
-        return run.started_at if run.started_at is not None else run.first_seen
+        """When the primary run started, as its status says; None without a primary or before it
+        ran. Spec section 9: the evidence window spans the primary run starts observed, so a run
+        that never started (or a twin alone) must not stretch it with the time shadow saw it."""
+        return self.primary.started_at if self.primary is not None else None
 
 
 def _began(run: NormalizedRun) -> float:

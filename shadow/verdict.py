@@ -100,16 +100,12 @@ COUNTED: tuple[Dimension, ...] = (
 EXAMPLES = 5
 
 
-def _judged(results: Sequence[PairResult]) -> list[PairResult]:
-    return [r for r in results if r.state is not PairState.PENDING]
-
-
 def parity_criterion(dim: Dimension, results: Sequence[PairResult], t: Thresholds) -> Criterion:
     threshold = float(getattr(t, dim.value))
     paired = [r for r in results if r.state is PairState.PAIRED]
     if dim is Dimension.RETRIES:
         paired = [r for r in paired if r.has_retries or r.blocking_in(dim)]
-    bad = [r.key for r in _judged(results) if r.blocking_in(dim)]
+    bad = [r.key for r in results if r.blocking_in(dim)]
     bad_paired = sum(1 for r in paired if r.blocking_in(dim))
     measured = 1.0 - bad_paired / len(paired) if paired else None
     failed = (measured is not None and measured < threshold) or (threshold >= 1.0 and bad)
@@ -131,12 +127,13 @@ def count_criterion(
 ) -> Criterion:
     """`extra` names violations that belong to no run (a scheduled run missing on both sides)."""
     threshold = float(getattr(t, dim.value))
-    judged = _judged(results)
-    bad = [r.key for r in judged if r.blocking_in(dim)] + list(extra)
+    # Pending pairs count too: an unreadable object or a proposal written by a running dry run
+    # is an error now (spec section 9), whatever the run does next.
+    bad = [r.key for r in results if r.blocking_in(dim)] + list(extra)
     status = CriterionStatus.FAIL if len(bad) > threshold else CriterionStatus.PASS
     detail = f"{len(bad)} run(s) with an unwaived {dim.value} error"
     return Criterion(
-        dim.value, status, float(len(bad)), threshold, len(judged), tuple(bad[:EXAMPLES]), detail
+        dim.value, status, float(len(bad)), threshold, len(results), tuple(bad[:EXAMPLES]), detail
     )
 
 

@@ -88,10 +88,23 @@ def test_one_slow_agent_blocks_the_roll_up_and_is_named() -> None:
     assert "timing: p95 ratio 1.50 > 1.20 (agent slowpoke)" in r.reasons
 
 
-def test_pending_runs_never_count() -> None:
-    """An error on a pending run does not block, and pending runs are no evidence."""
-    results = [*clean(60), result("p", "a", state=PairState.PENDING, findings=(ERR,))]
-    assert judge_readiness(results, T).verdict == Verdict.READY
+def test_pending_runs_are_no_evidence_but_their_errors_block() -> None:
+    """Spec section 9: any unwaived error makes NOT_READY; a pending pair's unreadable object or
+    dry-run proposal is one already. A pending pair still adds nothing to the evidence."""
+    bad_input = Finding(
+        dimension=Dimension.INPUT,
+        kind=Kind.INVALID_JSON,
+        severity=Severity.ERROR,
+        path="steps/2.json",
+        message="x",
+    )
+    pending = result("p", "a", state=PairState.PENDING, findings=(bad_input,), ratio=None)
+    r = judge_readiness([*clean(60), pending], T)
+    assert Verdict.NOT_READY == r.verdict
+    assert ["input: 1 run(s) with an unwaived input error (allowed 0)"] == list(r.reasons)
+    quiet = result("p", "a", state=PairState.PENDING, ratio=None)
+    few = judge_readiness([*clean(39), *[quiet] * 5], T)
+    assert Verdict.INSUFFICIENT_DATA == few.verdict  # 39 pairs: pending ones add none
 
 
 def test_latency_slo_breach_fails_timing_for_its_stratum() -> None:
