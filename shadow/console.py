@@ -258,7 +258,7 @@ Timed = tuple[NormStep, float | None]  # a step and its duration in ms
 def _cell(timed: Timed, longest: float) -> StepCell:
     s, ms = timed
     pct = round(100.0 * (ms or 0.0) / longest, 1)
-    return StepCell(s.state.value, s.error_class, ms, pct)
+    return StepCell(s.state.value, s.error_code, ms, pct)
 
 
 def _step_row(name: str, a: Timed | None, b: Timed | None, longest: float) -> StepRow:

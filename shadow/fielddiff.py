@@ -14,6 +14,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from shadow.normalized import NormalizedRun
+from shadow.vocabulary import same_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +32,11 @@ def document(run: NormalizedRun) -> dict[str, Any]:
         "trigger": run.trigger,
         "history": [s.value for s in run.history],
         "steps": {
-            s.name: {"number": s.number, "status": s.state.value, "error_code": s.error_class}
+            s.name: {"number": s.number, "status": s.state.value, "error_code": s.error_code}
             for s in run.steps
         },
         "retries": {
-            r.step: {"recovered": r.recovered, "error_code": r.error_class, "attempts": r.attempts}
+            r.step: {"recovered": r.recovered, "error_code": r.error_code, "attempts": r.attempts}
             for r in run.retries
         },
         "proposals": run.proposals,
@@ -46,6 +47,7 @@ def field_differences(primary: NormalizedRun, candidate: NormalizedRun) -> list[
     a, b = document(primary), document(candidate)
     if primary.comparable == candidate.comparable and a == b:
         return []
+    _align_equal_errors(a, b, primary.error_code, candidate.error_code)
     diff = DeepDiff(a, b, view="tree", threshold_to_diff_deeper=0, ignore_numeric_type_changes=True)
     rows = []
     for items in diff.values():
@@ -53,6 +55,19 @@ def field_differences(primary: NormalizedRun, candidate: NormalizedRun) -> list[
             path = ".".join(str(p) for p in level.path(output_format="list"))
             rows.append(FieldDiff(path, _plain(level.t1), _plain(level.t2)))
     return sorted(rows, key=lambda r: r.path)
+
+
+def _align_equal_errors(
+    a: dict[str, Any], b: dict[str, Any], a_run: str | None, b_run: str | None
+) -> None:
+    """Step and retry codes the comparators judge alike are shown alike (not marked)."""
+    for part in ("steps", "retries"):
+        for name, mine in a[part].items():
+            theirs = b[part].get(name)
+            if theirs is not None and same_error(
+                mine["error_code"], a_run, theirs["error_code"], b_run
+            ):
+                theirs["error_code"] = mine["error_code"]
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from shadow.evidence import HistoryMode
 from shadow.findings import Finding
 from shadow.layout import Side
 from shadow.records import Rejected
-from shadow.vocabulary import RunState, StepState, run_error_class
+from shadow.vocabulary import RunState, StepState, judged_error
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -95,10 +95,6 @@ class NormStep:
     state: StepState
     error_code: str | None
 
-    @property
-    def error_class(self) -> str | None:
-        return run_error_class(self.error_code)
-
 
 @value_type
 class RetryInfo:
@@ -106,10 +102,6 @@ class RetryInfo:
     recovered: bool
     error_code: str | None
     attempts: int | None
-
-    @property
-    def error_class(self) -> str | None:
-        return run_error_class(self.error_code)
 
 
 @value_type
@@ -167,10 +159,16 @@ class NormalizedRun:
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
+    code = run.error_code
     return (
         run.state,
         run.error_class,
         run.history,
-        share(tuple([(s.name, s.state, s.error_class) for s in run.steps])),
-        tuple([(r.step, r.recovered, r.error_class, r.attempts) for r in run.retries]),
+        share(tuple([(s.name, s.state, judged_error(s.error_code, code)) for s in run.steps])),
+        tuple(
+            [
+                (r.step, r.recovered, judged_error(r.error_code, code), r.attempts)
+                for r in run.retries
+            ]
+        ),
     )

@@ -4,9 +4,9 @@ Rules kept here (spec run-records.md sections 3, 5, 6 and 9):
 - A run moves forward along REQUESTED -> QUEUED -> RUNNING -> {COMPLETED, FAILED}; RUNNING may
   repeat (one rewrite per finished step); REQUESTED and QUEUED may fail before start.
 - Nothing leaves a terminal state, and nothing moves backwards.
-- INTERNAL_ERROR and AGENT_TIMEOUT are one code for "retries exhausted": at run level (spec
-  section 9) and, by the same reasoning, for the failing step and a retry's last error, where
-  writers copy the run-level code.
+- INTERNAL_ERROR and AGENT_TIMEOUT are one code for "retries exhausted" at run level (spec
+  section 9); a step's or a retry's error that repeats its run's own code is judged as that code
+  is (writers copy the run-level code there), any other step or retry code as written.
 Supporting another orchestrator is new rows in these tables, not new branches in code.
 """
 
@@ -153,6 +153,23 @@ def run_error_class(code: str | None) -> str | None:
     if code is None:
         return None
     return RUN_ERROR_EQUIVALENCE.get(code, code)
+
+
+def judged_error(code: str | None, run_code: str | None) -> str | None:
+    """How a step's or a retry's error code is compared: as its run's code when it repeats it,
+    with the run-level equivalence; otherwise exactly as written (section 9 scopes it to runs)."""
+    if code is not None and code == run_code:
+        return RUN_ERROR_EQUIVALENCE.get(code, code)
+    return code
+
+
+def same_error(
+    primary: str | None, primary_run: str | None, candidate: str | None, candidate_run: str | None
+) -> bool:
+    """Whether a step's (or a retry's) error codes agree: written alike, or judged alike."""
+    return primary == candidate or judged_error(primary, primary_run) == judged_error(
+        candidate, candidate_run
+    )
 
 
 def is_allowed(src: RunState, dst: RunState) -> bool:

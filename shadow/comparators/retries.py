@@ -8,6 +8,7 @@ from __future__ import annotations
 from shadow.comparators.options import CompareOptions
 from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.normalized import NormalizedRun, RetryInfo
+from shadow.vocabulary import same_error
 
 
 def _f(
@@ -44,7 +45,7 @@ def compare(
                 )
             )
         else:
-            found.extend(_same_retry(step, p, c))
+            found.extend(_same_retry(step, p, c, primary.error_code, candidate.error_code))
     for step, c in cs.items():
         if step not in ps:
             found.append(
@@ -59,7 +60,9 @@ def compare(
     return found
 
 
-def _same_retry(step: str, p: RetryInfo, c: RetryInfo) -> list[Finding]:
+def _same_retry(
+    step: str, p: RetryInfo, c: RetryInfo, p_run_code: str | None, c_run_code: str | None
+) -> list[Finding]:
     if p.recovered != c.recovered:
         return [
             _f(
@@ -70,7 +73,7 @@ def _same_retry(step: str, p: RetryInfo, c: RetryInfo) -> list[Finding]:
                 f"retries of {step} {_word(p)} in the primary but {_word(c)} in the dry run",
             )
         ]
-    if p.error_class != c.error_class:
+    if not same_error(p.error_code, p_run_code, c.error_code, c_run_code):
         return [
             _f(
                 Kind.RETRY_ERROR_DIFFERS,

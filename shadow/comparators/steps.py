@@ -13,7 +13,7 @@ from __future__ import annotations
 from shadow.comparators.options import CompareOptions
 from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.normalized import NormalizedRun, NormStep
-from shadow.vocabulary import StepState
+from shadow.vocabulary import StepState, same_error
 
 Tag = tuple[str, int]  # (step name, occurrence)
 
@@ -144,7 +144,7 @@ def compare(
                     step.name,
                 )
             )
-        found.extend(_same_step(i, step, other))
+        found.extend(_same_step(i, step, other, primary.error_code, candidate.error_code))
     for t, j in c_at.items():
         if t not in p_at and t not in regrouped:
             step = candidate.steps[j]
@@ -161,7 +161,9 @@ def compare(
     return found
 
 
-def _same_step(i: int, p: NormStep, c: NormStep) -> list[Finding]:
+def _same_step(
+    i: int, p: NormStep, c: NormStep, p_run_code: str | None, c_run_code: str | None
+) -> list[Finding]:
     if p.state != c.state:
         return [
             _f(
@@ -173,7 +175,9 @@ def _same_step(i: int, p: NormStep, c: NormStep) -> list[Finding]:
                 p.name,
             )
         ]
-    if p.state is StepState.FAILED and p.error_class != c.error_class:
+    if p.state is StepState.FAILED and not same_error(
+        p.error_code, p_run_code, c.error_code, c_run_code
+    ):
         return [
             _f(
                 Kind.STEP_ERROR_DIFFERS,

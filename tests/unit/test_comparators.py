@@ -172,6 +172,38 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
         set(),
     ),
     (
+        "a step error that is not its run's code is compared as written",
+        FAILED,
+        twin(FAILED, steps=(FAILED.steps[0], replace(FAILED.steps[1], error_code="AGENT_TIMEOUT"))),
+        {(Dimension.STEPS, Kind.STEP_ERROR_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "an exhausted retry's last error outside its run's code is compared as written",
+        replace(FAILED, retries=(RetryInfo("execute-agent", False, "AGENT_TIMEOUT", 3),)),
+        replace(
+            twin(FAILED),
+            retries=(RetryInfo("execute-agent", False, "INTERNAL_ERROR", 3),),
+            error_code="NLM_UNAVAILABLE",
+            error_class="NLM_UNAVAILABLE",
+        ),
+        {
+            (Dimension.RETRIES, Kind.RETRY_ERROR_DIFFERS, Severity.ERROR),
+            (Dimension.STATUS, Kind.ERROR_CODE_DIFFERS, Severity.ERROR),
+        },
+    ),
+    (
+        "a retry's last error repeating each run's equivalent code",
+        replace(FAILED, retries=(RetryInfo("execute-agent", False, "INTERNAL_ERROR", 3),)),
+        twin(
+            FAILED,
+            error_code="AGENT_TIMEOUT",
+            error_class="RETRIES_EXHAUSTED",
+            steps=(FAILED.steps[0], replace(FAILED.steps[1], error_code="AGENT_TIMEOUT")),
+            retries=(RetryInfo("execute-agent", False, "AGENT_TIMEOUT", 3),),
+        ),
+        set(),
+    ),
+    (
         "unobserved states are not a mismatch",
         run(history=(RunState.REQUESTED, RunState.QUEUED, RunState.RUNNING, RunState.COMPLETED)),
         twin(P, history=(RunState.RUNNING, RunState.COMPLETED)),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from shadow.fielddiff import field_differences
-from shadow.vocabulary import RunState
+from shadow.normalized import NormStep
+from shadow.vocabulary import RunState, StepState
 from tests.builders import run, steps, twin
 
 
@@ -21,3 +22,23 @@ def test_differences_name_the_field_and_both_values() -> None:
     assert ("completed", "failed") == rows["state"]
     assert (4, 3) == rows["steps.finalize.number"]
     assert rows["steps.persist-results"][1] is None
+
+
+def test_step_errors_are_marked_as_the_comparators_judge_them() -> None:
+    """Each side's failing step repeating its run's equivalent code is not a difference; a step
+    code that is not its run's is compared as written."""
+    failed = run(
+        state=RunState.FAILED,
+        error="INTERNAL_ERROR",
+        step_list=(NormStep(1, "execute-agent", StepState.FAILED, "INTERNAL_ERROR"),),
+    )
+    copies = twin(
+        failed,
+        error_code="AGENT_TIMEOUT",
+        error_class="RETRIES_EXHAUSTED",
+        steps=(NormStep(1, "execute-agent", StepState.FAILED, "AGENT_TIMEOUT"),),
+    )
+    assert [] == field_differences(failed, copies)
+    own = twin(failed, steps=(NormStep(1, "execute-agent", StepState.FAILED, "AGENT_TIMEOUT"),))
+    rows = {r.path: (r.primary, r.candidate) for r in field_differences(failed, own)}
+    assert {"steps.execute-agent.error_code": ("INTERNAL_ERROR", "AGENT_TIMEOUT")} == rows
