@@ -9,5 +9,5 @@ from dataclasses import dataclass
 class CompareOptions:
     excluded_steps: frozenset[str] = frozenset({"execute-agent"})
     timing_tolerance: float = 1.20
-    # A slowdown smaller than this many milliseconds is noise, whatever its ratio.
+    # A step slower by less than this many milliseconds is noise, whatever its ratio.
     timing_slack_ms: float = 100.0

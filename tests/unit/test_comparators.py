@@ -222,6 +222,12 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
         set(),
     ),
     (
+        "a short run slower by the ratio alone",
+        run(step_list=steps("load-context"), step_ms=(100.0,)),
+        twin(run(step_list=steps("load-context"), step_ms=(100.0,)), e2e_ms=150.0),
+        {(Dimension.TIMING, Kind.RUN_SLOWER, Severity.WARNING)},
+    ),
+    (
         "tiny absolute slowdowns are noise",
         P,
         twin(P, step_durations=with_ms(P, finalize=120.0)),
