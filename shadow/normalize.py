@@ -262,12 +262,18 @@ def proposals(
 
 
 def extra_fields(
-    status: StatusRecord | None, manifest: ManifestRecord | None, opts: NormalizeOptions
+    ev: RunEvidence,
+    status: StatusRecord | None,
+    manifest: ManifestRecord | None,
+    opts: NormalizeOptions,
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """(unknown top-level fields, vendor-specific ones) of the run's records."""
+    """(unknown top-level fields, vendor-specific ones) of the run's records, step files too."""
     unknown = status.unknown_fields if status is not None else NO_FIELDS
     if manifest is not None:
         unknown = unknown | manifest.unknown_fields
+    for step in ev.steps:
+        if step.record.model_extra:  # rare: read the names only then
+            unknown = unknown | step.record.unknown_fields
     if not unknown:
         return NO_FIELDS, NO_FIELDS
     return unknown - opts.vendor_fields, unknown & opts.vendor_fields
@@ -304,7 +310,7 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
     shapes, durations = steps(ev, findings)
     check_steps_completed(ev, status, shapes, findings)
     count, proposal_outputs = proposals(ev, status, manifest)
-    unknown, vendor = extra_fields(status, manifest, opts)
+    unknown, vendor = extra_fields(ev, status, manifest, opts)
     if status is not None:
         agent = status.agent_slug or ev.agent_from_path or "unknown"
         trigger = status.trigger

@@ -200,6 +200,7 @@ def test_retries_proposals_and_extra_fields() -> None:
     }
     files = {
         "status.json": status(proposals_created=["p1"], x_trace="t"),
+        "steps/1.json": step(1, "load-context", x_step_note="n", output_summary="known"),
         "manifest.json": manifest,
     }
     run = normalized(files)
@@ -211,9 +212,9 @@ def test_retries_proposals_and_extra_fields() -> None:
         retry.attempts,
     )
     assert 2 == run.proposals  # the larger of the two records' counts
-    assert frozenset({"x_vendor", "x_trace"}) == run.unknown_fields
+    assert frozenset({"x_vendor", "x_trace", "x_step_note"}) == run.unknown_fields
     vendor = normalized(files, opts=NormalizeOptions(vendor_fields=frozenset({"x_vendor"})))
-    assert frozenset({"x_trace"}) == vendor.unknown_fields
+    assert frozenset({"x_trace", "x_step_note"}) == vendor.unknown_fields
     assert frozenset({"x_vendor"}) == vendor.vendor_fields
 
 
