@@ -1,12 +1,14 @@
 """Status parity: terminal state, run-level error code, observed order, forbidden moves.
 
 In polling mode a state one side was never seen in is `unobserved`, not a mismatch: only the
-order of the states both sides were seen in is compared.
+order of the states both sides were seen in is compared. When both histories come from a
+versioned bucket they are exact (spec section 3), so they must be the same sequence.
 """
 
 from __future__ import annotations
 
 from shadow.comparators.options import CompareOptions
+from shadow.evidence import HistoryMode
 from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.layout import Side
 from shadow.normalized import NormalizedRun
@@ -58,6 +60,15 @@ def order_divergence(p: tuple[RunState, ...], c: tuple[RunState, ...]) -> int | 
     return None if len(ps) == len(cs) else min(len(ps), len(cs))
 
 
+def exact_divergence(p: tuple[RunState, ...], c: tuple[RunState, ...]) -> int | None:
+    """Index of the first difference between two exact histories, None when they are equal."""
+    if p == c:
+        return None
+    return next(
+        (i for i, (a, b) in enumerate(zip(p, c, strict=False)) if a != b), min(len(p), len(c))
+    )
+
+
 def compare(
     primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
 ) -> list[Finding]:
@@ -83,7 +94,13 @@ def compare(
                 f"run error code {primary.error_code} in the primary, {candidate.error_code} in the dry run",
             )
         )
-    at = order_divergence(primary.history, candidate.history)
+    exact = primary.history_mode is candidate.history_mode is HistoryMode.VERSIONED
+    if exact:
+        at = exact_divergence(primary.history, candidate.history)
+        why = "the exact state histories (versioned bucket) differ"
+    else:
+        at = order_divergence(primary.history, candidate.history)
+        why = "the states both sides were seen in come in a different order"
     if at is not None:
         found.append(
             _f(
@@ -91,7 +108,7 @@ def compare(
                 f"status.history[{at}]",
                 [s.value for s in primary.history],
                 [s.value for s in candidate.history],
-                "the states both sides were seen in come in a different order",
+                why,
             )
         )
     found.extend(forbidden_moves(primary))

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from shadow.comparators import CompareOptions, compare_pair, completeness, concurrency
+from shadow.evidence import HistoryMode
 from shadow.findings import Dimension, Kind, Severity
 from shadow.layout import Side
 from shadow.normalized import NormalizedRun, NormStep, RetryInfo
@@ -202,6 +203,19 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
             retries=(RetryInfo("execute-agent", False, "AGENT_TIMEOUT", 3),),
         ),
         set(),
+    ),
+    (
+        "a state missing from an exact (versioned) history is a mismatch",
+        run(
+            history=(RunState.REQUESTED, RunState.QUEUED, RunState.RUNNING, RunState.COMPLETED),
+            history_mode=HistoryMode.VERSIONED,
+        ),
+        twin(
+            P,
+            history=(RunState.REQUESTED, RunState.RUNNING, RunState.COMPLETED),
+            history_mode=HistoryMode.VERSIONED,
+        ),
+        {(Dimension.STATUS, Kind.TRANSITION_ORDER_DIFFERS, Severity.ERROR)},
     ),
     (
         "unobserved states are not a mismatch",
