@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from shadow.comparators import WINDOW, CompareOptions, compare_pair
 from shadow.comparators.side_effects import candidate_effects
-from shadow.comparators.timing import ratio
+from shadow.comparators.timing import end_to_end, ratio
 from shadow.findings import DIMENSION_ORDER, Dimension, Finding, Kind, Severity
 from shadow.normalized import NormalizedRun
 from shadow.pairing import Pair, PairingOptions, PairState, pair_runs
@@ -163,7 +163,8 @@ def missed_schedule_finding(c: ScheduleCheck) -> Finding | None:
 
 def _result(pair: Pair, findings: tuple[Finding, ...]) -> PairResult:
     p, c = pair.primary, pair.candidate
-    r = ratio(p.e2e_ms, c.e2e_ms) if p and c and pair.state is PairState.PAIRED else None
+    p_ms, c_ms = end_to_end(p, c) if p and c else (None, c.e2e_ms if c else None)
+    r = ratio(p_ms, c_ms) if pair.state is PairState.PAIRED else None
     return PairResult(
         key=pair.key,
         agent=pair.agent,
@@ -173,7 +174,7 @@ def _result(pair: Pair, findings: tuple[Finding, ...]) -> PairResult:
         start=pair.start,
         duration_ratio=r,
         has_retries=bool((p and p.retries) or (c and c.retries)),
-        candidate_ms=c.e2e_ms if c is not None else None,
+        candidate_ms=c_ms,
     )
 
 

@@ -142,6 +142,16 @@ class NormalizedRun:
     def terminal(self) -> bool:
         return self.state in (RunState.COMPLETED, RunState.FAILED)
 
+    @property
+    def scheduling_ms(self) -> float | None:
+        """Requested to running, when known: the first status shadow read said requested or
+        queued, and `first_seen` is that write's time in the store. Unknown (None) for a run
+        first seen already running, as in any backfill."""
+        started, history = self.started_at, self.history
+        if started is None or not history or history[0] not in _WAITING:
+            return None
+        return max(0.0, (started - self.first_seen) * 1000)
+
     def __post_init__(self) -> None:
         # Held for every tracked run, so what recurs is stored once (half the memory per run).
         # Frozen only to the type checker (see `value_type`): plain slot stores, the fastest way.
@@ -156,6 +166,9 @@ class NormalizedRun:
             me.vendor_fields = NO_FIELDS
         # Computed once: the engine caches runs and compares each against its twin every cycle.
         me.comparable = share(comparable_of(self))
+
+
+_WAITING = (RunState.REQUESTED, RunState.QUEUED)
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:

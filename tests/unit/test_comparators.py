@@ -28,6 +28,8 @@ FAILED = run(
 )
 RETRY = (RetryInfo("execute-agent", True, "NLM_UNAVAILABLE", 2),)
 RETRIED = run(retries=RETRY)
+# Seen while requested: `first_seen` is when it was requested, `start` when it began running.
+WAITED = run(history=(RunState.REQUESTED, RunState.RUNNING, RunState.COMPLETED))
 
 
 CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, Severity]]]] = [
@@ -240,6 +242,18 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
         run(step_list=steps("load-context"), step_ms=(100.0,)),
         twin(run(step_list=steps("load-context"), step_ms=(100.0,)), e2e_ms=150.0),
         {(Dimension.TIMING, Kind.RUN_SLOWER, Severity.WARNING)},
+    ),
+    (
+        "a dry run that waited minutes to start is slower end to end (both requests seen)",
+        replace(WAITED, first_seen=T0 - 2),
+        twin(WAITED, first_seen=T0 - 300),
+        {(Dimension.TIMING, Kind.RUN_SLOWER, Severity.WARNING)},
+    ),
+    (
+        "a scheduling delay known for one side only is left out",
+        replace(WAITED, first_seen=T0 - 2),
+        twin(WAITED, first_seen=T0 + 1, history=(RunState.RUNNING, RunState.COMPLETED)),
+        set(),
     ),
     (
         "tiny absolute slowdowns are noise",
