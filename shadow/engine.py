@@ -355,7 +355,9 @@ class Engine:
     ) -> tuple[Judgement, Report]:
         runs, rejected = self.normalized_runs()
         held = frozenset(
-            p.pairing_key for k in failed_keys if (p := self.opts.layout.parse(k)) is not None
+            runs.key_of(p.run_dir, p.pairing_key)
+            for k in failed_keys
+            if (p := self.opts.layout.parse(k)) is not None
         )
         j = judge(runs.sides, now, self.opts.judge, self.opts.waivers, held, runs.duplicates)
         since = self._since(j.readiness.verdict.value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shadow.findings import Dimension, Finding, Kind, Severity
@@ -114,6 +114,11 @@ class PairBy(StrEnum):
 class Grouped:
     sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]]
     duplicates: dict[str, list[Finding]]
+    # Run directories whose key is not their plain pairing key (the same id under two agents).
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def key_of(self, run_dir: str, pairing_key: str) -> str:
+        return self.renamed.get(run_dir, pairing_key)
 
 
 def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Grouped:
@@ -121,23 +126,44 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
 
     The earliest run (by start, then directory) is the one judged, so a replayed message
     does not change which twin is compared, and duplicates never inflate pair counts.
+    By run id, a twin pairs only beside its primary (spec section 9: in the per-agent layout,
+    in the same `agents/<slug>/runs/`); the same id under two agents' directories is two runs,
+    keyed `<id>@<slug>` so each stays apart in the report.
     """
-    buckets: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
+    buckets: dict[tuple[str, str], tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
+    homes: dict[str, set[str]] = {}
     for run in runs:
-        key = run.pairing_key
         if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
-            key = run.idempotency_key  # a chat update id, a message id
-        lists = buckets.get(key) or buckets.setdefault(key, ([], []))
+            bucket = (run.idempotency_key, "")  # a chat update id, a message id: any directory
+        else:
+            bucket = (run.pairing_key, _home(run.run_dir))
+            homes.setdefault(bucket[0], set()).add(bucket[1])
+        lists = buckets.get(bucket) or buckets.setdefault(bucket, ([], []))
         lists[0 if run.side is Side.PRIMARY else 1].append(run)
     sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
     dupes: dict[str, list[Finding]] = {}
-    for key, (prim, cand) in buckets.items():
+    renamed: dict[str, str] = {}
+    for (plain, home), (prim, cand) in buckets.items():
+        key = plain
+        if len(homes.get(plain, ())) > 1:
+            key = f"{plain}@{_slug(home)}"
+            renamed.update((r.run_dir, key) for r in (*prim, *cand))
         prim.sort(key=_order)
         cand.sort(key=_order)
         sides[key] = (prim[0] if prim else None, cand[0] if cand else None)
         for extra in (*prim[1:], *cand[1:]):
             dupes.setdefault(key, []).append(_duplicate(key, extra, prim[:1] + cand[:1]))
-    return Grouped(sides, dupes)
+    return Grouped(sides, dupes, renamed)
+
+
+def _home(run_dir: str) -> str:
+    """The directory holding a run's directory: `runs`, or `agents/<slug>/runs`."""
+    return run_dir.rstrip("/").rpartition("/")[0]
+
+
+def _slug(home: str) -> str:
+    """`<slug>` of `[prefix]agents/<slug>/runs`."""
+    return home.rpartition("/")[0].rpartition("/")[2] or home
 
 
 def _order(run: NormalizedRun) -> tuple[float, str]:

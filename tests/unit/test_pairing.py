@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shadow.findings import Kind
 from shadow.layout import Side
+from shadow.normalized import NormalizedRun
 from shadow.pairing import (
     PairBy,
     PairingOptions,
@@ -70,3 +73,30 @@ def test_shards_are_stable_and_cover_every_key() -> None:
     assert shards == [shard_of(k, 4) for k in keys]
     assert {0, 1, 2, 3} == set(shards)
     assert min(shards.count(i) for i in range(4)) > 400
+
+
+def _under(agent: str, r: NormalizedRun) -> NormalizedRun:
+    """The run as the per-agent layout stores it, in agents/<agent>/runs/."""
+    return replace(r, run_dir=f"agents/{agent}/{r.run_dir}", agent=agent)
+
+
+def test_per_agent_layout_pairs_a_twin_only_beside_its_primary() -> None:
+    """Spec section 9: the dry-run twin sits in the same agents/<slug>/runs/ as its primary."""
+    p = run("n1")
+    grouped = group_runs([_under("a1", p), _under("a1", twin(p))])
+    assert ["n1"] == list(grouped.sides)  # the usual case keeps the plain run id
+    assert {} == grouped.renamed
+    elsewhere = group_runs([_under("a1", p), _under("a2", twin(p))])
+    assert {"n1@a1": (True, False), "n1@a2": (False, True)} == {
+        k: (pr is not None, c is not None) for k, (pr, c) in elsewhere.sides.items()
+    }
+    assert {} == elsewhere.duplicates
+    assert "n1@a2" == elsewhere.key_of("agents/a2/runs/n1-dryrun/", "n1")
+
+
+def test_the_same_run_id_under_two_agents_is_two_pairs_not_duplicates() -> None:
+    p = run("n3")
+    grouped = group_runs([_under(a, r) for a in ("a1", "a2") for r in (p, twin(p))])
+    assert ["n3@a1", "n3@a2"] == sorted(grouped.sides)
+    assert all(pr is not None and c is not None for pr, c in grouped.sides.values())
+    assert {} == grouped.duplicates
