@@ -13,10 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shadow.errors import ShadowError
 from shadow.malloc import pin_mmap_threshold
+
+if TYPE_CHECKING:
+    from shadow.config import Settings
 
 EXIT_ERROR = 3
 VERDICT_EXIT = {"READY": 0, "NOT_READY": 1, "INSUFFICIENT_DATA": 2}
@@ -176,9 +179,23 @@ def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:
         j, report = engine.judge(at)
         if persist:
             engine.persist(j, report, at)
+        if report.totals.runs == 0:
+            _warn_if_other_layout(engine.ledger, settings)
     finally:
         engine.ledger.close()
     return engine, j, report
+
+
+def _warn_if_other_layout(ledger: Any, settings: Settings) -> None:
+    """A ledger scanned under another layout or prefix reads as empty: say so, not just 0 runs."""
+    count, keys = ledger.some_keys(1)
+    if count:
+        print(
+            f"shadow: warning: {ledger.describe()} holds {count} objects (e.g. {keys[0]}) but no run "
+            f"directory under layout {settings.layout.value}, prefix {settings.prefix!r}: pass the "
+            "--layout and --prefix it was scanned with",
+            file=sys.stderr,
+        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -199,6 +199,12 @@ class Ledger:
             )
         ]
 
+    def some_keys(self, limit: int) -> tuple[int, list[str]]:
+        """How many objects the ledger holds, and the first few keys."""
+        [(count,)] = self._q("SELECT COUNT(*) FROM objects")
+        keys = [r[0] for r in self._q("SELECT key FROM objects ORDER BY key LIMIT ?", (limit,))]
+        return int(count), keys
+
     def bodies(self, keys: list[str]) -> dict[str, bytes]:
         rows = self._in(
             "SELECT key, body FROM objects WHERE body IS NOT NULL AND key IN ({})", keys

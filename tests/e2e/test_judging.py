@@ -250,3 +250,17 @@ def test_unknown_run_and_missing_ledger_are_clear_errors(
         == 3
     )
     assert "shadow demo" in capsys.readouterr().err
+
+
+def test_a_ledger_read_under_another_layout_says_so(
+    scanned: ScanFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A per-agent ledger reported as flat reads as empty: the report warns and names the fix."""
+    s = scanned(layout="nested", runs=20, days=2)
+    capsys.readouterr()
+    assert 0 == s.cli("report")
+    err = capsys.readouterr().err
+    assert "no run directory under layout flat" in err
+    assert "--layout" in err
+    assert 0 == s.cli("report", "--layout", "nested")
+    assert "" == capsys.readouterr().err
