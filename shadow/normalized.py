@@ -145,12 +145,13 @@ class NormalizedRun:
     @property
     def scheduling_ms(self) -> float | None:
         """Requested to running, when known: the first status shadow read said requested or
-        queued, and `first_seen` is that write's time in the store. Unknown (None) for a run
-        first seen already running, as in any backfill."""
+        queued, and `first_seen` (that write's time in the store) is before the start. Unknown
+        (None) for a run first seen already running, as in any backfill, versioned or not."""
         started, history = self.started_at, self.history
         if started is None or not history or history[0] not in _WAITING:
             return None
-        return max(0.0, (started - self.first_seen) * 1000)
+        waited = started - self.first_seen
+        return waited * 1000 if waited > 0 else None
 
     def __post_init__(self) -> None:
         # Held for every tracked run, so what recurs is stored once (half the memory per run).
