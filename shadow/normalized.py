@@ -38,7 +38,7 @@ def word(value: str | None) -> str | None:
     return sys.intern(value) if value is not None else None
 
 
-def _stored(table: dict[K, V], key: K, build: Callable[[K], V]) -> V:
+def remember(table: dict[K, V], key: K, build: Callable[[K], V]) -> V:
     """The value kept for `key`, built (and kept while the table has room) on first sight."""
     found = table.get(key)
     if found is None:
@@ -54,7 +54,7 @@ def _itself(value: H) -> H:
 
 def share(value: H) -> H:
     """The one stored copy of an immutable value equal to `value` (itself when first seen)."""
-    return _stored(_shared, value, _itself)  # type: ignore[return-value]
+    return remember(_shared, value, _itself)  # type: ignore[return-value]
 
 
 StepRow = tuple[int, str, StepState, str | None]  # number, name, state, error code
@@ -63,7 +63,7 @@ _shared_steps: dict[tuple[StepRow, ...], tuple[NormStep, ...]] = {}
 
 def steps_of(rows: list[StepRow]) -> tuple[NormStep, ...]:
     """The one stored tuple of steps with these shapes (bounded like `share`)."""
-    return _stored(_shared_steps, tuple(rows), _build_steps)
+    return remember(_shared_steps, tuple(rows), _build_steps)
 
 
 def _build_steps(rows: tuple[StepRow, ...]) -> tuple[NormStep, ...]:

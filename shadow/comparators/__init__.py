@@ -50,6 +50,10 @@ def compare_pair(
     if primary.comparable != candidate.comparable:
         for comparator in STRUCTURAL:
             found.extend(comparator(primary, candidate, opts))
+    elif not status.lawful(primary.history):
+        # Equal histories can still both break the lifecycle: parity is not enough there.
+        found.extend(status.forbidden_moves(primary))
+        found.extend(status.forbidden_moves(candidate))
     for comparator in ALWAYS:
         found.extend(comparator(primary, candidate, opts))
     return found

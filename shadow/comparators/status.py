@@ -7,11 +7,13 @@ versioned bucket they are exact (spec section 3), so they must be the same seque
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from shadow.comparators.options import CompareOptions
 from shadow.evidence import HistoryMode
 from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.layout import Side
-from shadow.normalized import NormalizedRun
+from shadow.normalized import NormalizedRun, remember
 from shadow.vocabulary import RunState, is_allowed
 
 
@@ -47,6 +49,18 @@ def forbidden_moves(run: NormalizedRun) -> list[Finding]:
                 )
             )
     return found
+
+
+_lawful: dict[tuple[RunState, ...], bool] = {}
+
+
+def lawful(history: tuple[RunState, ...]) -> bool:
+    """Whether a history makes only allowed moves; remembered per history (they recur)."""
+    return remember(_lawful, history, _makes_allowed_moves)
+
+
+def _makes_allowed_moves(history: tuple[RunState, ...]) -> bool:
+    return all(is_allowed(a, b) for a, b in pairwise(history))
 
 
 def order_divergence(p: tuple[RunState, ...], c: tuple[RunState, ...]) -> int | None:

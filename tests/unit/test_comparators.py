@@ -28,6 +28,7 @@ FAILED = run(
 )
 RETRY = (RetryInfo("execute-agent", True, "NLM_UNAVAILABLE", 2),)
 RETRIED = run(retries=RETRY)
+BACKWARDS = (RunState.RUNNING, RunState.QUEUED, RunState.RUNNING, RunState.COMPLETED)
 # Seen while requested: `first_seen` is when it was requested, `start` when it began running.
 WAITED = run(history=(RunState.REQUESTED, RunState.RUNNING, RunState.COMPLETED))
 
@@ -218,6 +219,15 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
             history_mode=HistoryMode.VERSIONED,
         ),
         {(Dimension.STATUS, Kind.TRANSITION_ORDER_DIFFERS, Severity.ERROR)},
+    ),
+    (
+        "a forbidden move both sides made is still forbidden",
+        run(history=BACKWARDS),
+        twin(run(history=BACKWARDS)),
+        {
+            (Dimension.STATUS, Kind.FORBIDDEN_TRANSITION, Severity.WARNING),
+            (Dimension.STATUS, Kind.FORBIDDEN_TRANSITION, Severity.ERROR),
+        },
     ),
     (
         "unobserved states are not a mismatch",
