@@ -65,7 +65,10 @@ def assemble(
     history: tuple[str, list[str]] | None,
     max_bytes: int,
     profile: Profile = GARDEN,
+    first_version: float | None = None,
 ) -> RunEvidence:
+    """`first_version`: when the oldest version of status.json was written (versioned buckets),
+    the earliest object of the run the store has, though no longer the current one."""
     first = run.keys[0]
     status: StatusRecord | None = None
     status_key: str | None = None
@@ -114,7 +117,10 @@ def assemble(
         pairing_key=first.pairing_key,
         side=first.side,
         agent_from_path=first.agent_from_path,
-        first_seen=min(o.first_seen for o in run.stored),
+        first_seen=min(
+            min(o.first_seen for o in run.stored),
+            first_version if first_version is not None else float("inf"),
+        ),
         status=status,
         status_key=status_key,
         history=tuple(RunState(s) for s in states if s in RunState._value2member_map_),

@@ -312,10 +312,18 @@ class Engine:
         groups = group_objects(index, self.opts.layout)
         histories = self.ledger.histories()
         stale = [g for d, g in groups.items() if not self._fresh(d, g, histories)]
+        first_versions = self.ledger.first_versions() if stale else {}
         bodies = self.ledger.bodies([k.key for g in stale for k in g.keys if needs_body(k.kind)])
         for g in stale:
             profile = self.opts.profiles[g.keys[0].side]
-            ev = assemble(g, bodies, histories.get(g.run_dir), self.opts.max_object_bytes, profile)
+            ev = assemble(
+                g,
+                bodies,
+                histories.get(g.run_dir),
+                self.opts.max_object_bytes,
+                profile,
+                first_versions.get(g.run_dir),
+            )
             hist_len = len(histories.get(g.run_dir, ("", []))[1])
             run = normalize(ev, self.opts.normalize)
             self._cache[g.run_dir] = (g.signature, hist_len, run, ev.rejected + run.rejected)

@@ -144,14 +144,18 @@ class NormalizedRun:
 
     @property
     def scheduling_ms(self) -> float | None:
-        """Requested to running, when known: the first status shadow read said requested or
-        queued, and `first_seen` (that write's time in the store) is before the start. Unknown
-        (None) for a run first seen already running, as in any backfill, versioned or not."""
+        """Requested to running, when known: the run's history begins requested or queued, and
+        `first_seen` is when that status was written (the first read's time in the store when
+        polling, the oldest version's in a versioned bucket). Unknown (None) when shadow first
+        read the run already running, as in a backfill without versions. A wait within the
+        store's clock resolution and staleness (`_SAME_MOMENT_S`) counts as none."""
         started, history = self.started_at, self.history
         if started is None or not history or history[0] not in _WAITING:
             return None
         waited = started - self.first_seen
-        return waited * 1000 if waited > 0 else None
+        if waited < -_SAME_MOMENT_S:  # written after the start: not the waiting status after all
+            return None
+        return waited * 1000 if waited > _SAME_MOMENT_S else 0.0
 
     def __post_init__(self) -> None:
         # Held for every tracked run, so what recurs is stored once (half the memory per run).
@@ -170,6 +174,8 @@ class NormalizedRun:
 
 
 _WAITING = (RunState.REQUESTED, RunState.QUEUED)
+# S3 keeps LastModified to the second and a read may be a second or two stale (spec section 3).
+_SAME_MOMENT_S = 2.0
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:

@@ -254,6 +254,15 @@ class Ledger:
             out.setdefault(run_dir, (mode, []))[1].append(state)
         return out
 
+    def first_versions(self) -> dict[str, float]:
+        """Versioned mode: when each run's status.json was first written (its oldest version)."""
+        return {
+            run_dir: float(at)
+            for run_dir, at in self._q(
+                "SELECT run_dir, observed_at FROM history WHERE seq = 0 AND mode = 'versioned'"
+            )
+        }
+
     # normalized runs -------------------------------------------------------------------
     def generation(self) -> int:
         """Changes whenever objects or history change: the version of the evidence."""

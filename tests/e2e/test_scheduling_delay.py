@@ -75,15 +75,15 @@ def test_a_dry_run_that_waits_minutes_to_start_is_slower_when_both_were_seen_wai
     for run_dir in ("r1", "r1-dryrun"):
         _write(root, f"runs/{run_dir}/status.json", _status("r1", "requested", None, None), T0)
     _scan(root, db, T0 + 1)
-    _write(root, "runs/r1/status.json", _status("r1", "running", T0 + 2, None), T0 + 2)
-    _finish(root, "r1", "r1", T0 + 2)
+    _write(root, "runs/r1/status.json", _status("r1", "running", T0 + 5, None), T0 + 5)
+    _finish(root, "r1", "r1", T0 + 5)
     _write(root, "runs/r1-dryrun/status.json", _status("r1", "running", T0 + 300, None), T0 + 300)
     _finish(root, "r1-dryrun", "r1", T0 + 300)
     _scan(root, db, T0 + 400)
     capsys.readouterr()
     run = _report(db, T0 + 400, capsys)
     assert "paired" == run["state"]
-    assert pytest.approx((300 + 1) / (2 + 1)) == run["duration_ratio"]
+    assert pytest.approx((300 + 1) / (5 + 1)) == run["duration_ratio"]
     assert ["run_slower"] == [f["kind"] for f in run["findings"] if f["dimension"] == "timing"]
 
     # The same finished runs found by a backfill: nobody saw them wait, so only running counts.

@@ -226,6 +226,8 @@ def test_versioned_history_and_meta_round_trip(
     ledger.record_scan(1.0, 2.5, True, 3, 3, {})
     ledger.record_scan(3.0, 4.0, False, 0, 0, {"network": 1})
     assert ledger.histories() == {"runs/a/": ("versioned", ["queued", "running", "completed"])}
+    ledger.append_observation("runs/b/", "running", 5.0)  # polling: no version times
+    assert {"runs/a/": 1.0} == ledger.first_versions()
     assert (ledger.get_meta("k"), ledger.get_meta("missing")) == ("2", None)
     assert ledger.last_good_scan() == 2.5
 

@@ -266,6 +266,12 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
         set(),
     ),
     (
+        "waits within the store's clock resolution count as none",
+        replace(WAITED, first_seen=T0 - 0.2, e2e_ms=900.0),
+        twin(WAITED, first_seen=T0 - 1.9, e2e_ms=900.0),
+        set(),
+    ),
+    (
         "tiny absolute slowdowns are noise",
         P,
         twin(P, step_durations=with_ms(P, finalize=120.0)),

@@ -11,6 +11,7 @@ from shadow.layout import KeyLayout, Layout
 from shadow.normalize import NormalizeOptions, normalize
 from shadow.normalized import NormalizedRun
 from shadow.records import RejectReason
+from shadow.store import StoredObject
 from shadow.vocabulary import RunState, StepState
 
 MAX = 1024 * 1024
@@ -50,8 +51,6 @@ def normalized(
     opts: NormalizeOptions = OPTS,
 ) -> NormalizedRun:
     """The run directory's documents written as objects, assembled and normalized."""
-    from shadow.store import StoredObject
-
     objects = [
         StoredObject(run_dir + rest, "etag", len(b), 0.0, 0.0, b)
         for rest, doc in sorted(files.items())
@@ -227,3 +226,23 @@ def test_volatile_fields_do_not_change_the_normalized_run() -> None:
         "steps/1.json": step(1, "load-context", output_summary="different words"),
     }
     assert normalized(base) == normalized(other)
+
+
+def test_a_versioned_run_is_first_seen_when_its_oldest_status_version_was_written() -> None:
+    """The current objects were written after the run started; the first version says when it
+    was requested, and with a history that begins waiting it gives the scheduling delay."""
+    files = {"status.json": status(), "steps/1.json": step(1, "load-context")}
+    objects = [
+        StoredObject(f"runs/run_1/{rest}", "e", 10, 0.0, 1_771_056_070.0, json.dumps(d).encode())
+        for rest, d in files.items()
+    ]
+    group = next(iter(group_objects(objects, KeyLayout(Layout.FLAT)).values()))
+    bodies = {o.key: o.body for o in objects if o.body is not None}
+    history = ("versioned", ["requested", "running", "completed"])
+    started = 1_771_056_000.0  # 2026-02-14T08:00:00Z, the status's started_at
+    plain = normalize(assemble(group, bodies, history, MAX), OPTS)
+    assert 1_771_056_070.0 == plain.first_seen
+    assert plain.scheduling_ms is None  # no object of the run predates its start
+    versioned = normalize(assemble(group, bodies, history, MAX, first_version=started - 40), OPTS)
+    assert started - 40 == versioned.first_seen
+    assert 40_000.0 == versioned.scheduling_ms
