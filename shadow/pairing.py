@@ -63,6 +63,14 @@ def _ended(run: NormalizedRun) -> float:
     return run.finished_at if run.finished_at is not None else run.first_seen
 
 
+def _settling(run: NormalizedRun, now: float, opts: PairingOptions) -> bool:
+    """A finished run whose status counts more steps than the store lists, read within the grace
+    period: a stale listing (spec section 3), judged once it has had time to settle."""
+    return now - _ended(run) <= opts.grace_s and any(
+        f.kind is Kind.STEPS_COMPLETED_EXCEEDS_FILES for f in run.input_findings
+    )
+
+
 def _is_stuck(run: NormalizedRun, now: float, opts: PairingOptions) -> bool:
     return not run.terminal and now - _began(run) > opts.run_timeout_s + opts.grace_s
 
@@ -78,6 +86,8 @@ def classify(
         return PairState.STUCK
     if primary is not None and candidate is not None:
         both_done = primary.terminal and candidate.terminal
+        if both_done and (_settling(primary, now, opts) or _settling(candidate, now, opts)):
+            return PairState.PENDING
         return PairState.PAIRED if both_done else PairState.PENDING
     if primary is not None:
         late = primary.terminal and now - _ended(primary) > opts.grace_s

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from shadow.findings import Kind
+from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.layout import Side
 from shadow.normalized import NormalizedRun
 from shadow.pairing import (
@@ -100,3 +100,21 @@ def test_the_same_run_id_under_two_agents_is_two_pairs_not_duplicates() -> None:
     assert ["n3@a1", "n3@a2"] == sorted(grouped.sides)
     assert all(pr is not None and c is not None for pr, c in grouped.sides.values())
     assert {} == grouped.duplicates
+
+
+def test_a_finished_run_counting_steps_the_store_does_not_list_yet_waits_out_the_grace() -> None:
+    """Spec section 3: steps_completed never exceeds the step files once the store is consistent;
+    a fresh read that says otherwise is stale, so the pair waits rather than show a missing step."""
+    p = run("s1")
+    ahead = Finding(
+        dimension=Dimension.INPUT,
+        kind=Kind.STEPS_COMPLETED_EXCEEDS_FILES,
+        severity=Severity.WARNING,
+        path="status.steps_completed",
+        message="candidate status.json counts 4 steps but 3 step files exist",
+    )
+    c = twin(p, input_findings=(ahead,))
+    assert p.finished_at is not None
+    opts = PairingOptions()
+    assert PairState.PENDING == classify(p, c, p.finished_at + 5, opts)
+    assert PairState.PAIRED == classify(p, c, p.finished_at + opts.grace_s + 1, opts)
