@@ -22,6 +22,7 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shadow import normalize as normalize_rules
 from shadow import runcodec
 from shadow.assemble import RunObjects, assemble, group_objects, needs_body
 from shadow.collectors import ListedObject, Source
@@ -512,6 +513,7 @@ def _normalization_fingerprint(opts: EngineOptions) -> str:
     n = opts.normalize
     parts = [
         runcodec.VERSION,
+        normalize_rules.RULES_VERSION,
         opts.layout.layout.value,
         opts.layout.prefix,
         opts.layout.suffix,

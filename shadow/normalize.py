@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from shadow.evidence import RunEvidence, StepEvidence
 from shadow.findings import Dimension, Finding, Kind, Severity
@@ -27,6 +27,11 @@ from shadow.layout import Side
 from shadow.normalized import NO_FIELDS, NormalizedRun, NormStep, RetryInfo, steps_of, word
 from shadow.records import ManifestRecord, Rejected, RejectReason, StatusRecord
 from shadow.vocabulary import RunState, StepState, error_code, run_error_class
+
+# Bump when a rule here (or in what normalization reads) changes what a run normalizes to: the
+# ledger's stored runs carry the value, and an upgraded shadow re-normalizes instead of reusing
+# runs judged by the old rules. 2: unknown fields of step files, first_seen from versions.
+RULES_VERSION: Final = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from shadow import normalize as normalize_rules
 from shadow.bootstrap import make_engine
 from shadow.cli import main
 from shadow.config import load_settings
@@ -142,8 +143,10 @@ def _engine_on(db: Path, root: Path, **settings: object) -> Engine:
     return engine
 
 
-def test_a_restart_judges_from_the_stored_runs_without_reading_objects(tmp_path: Path) -> None:
-    """Same evidence and settings: one row per run, the same report; other settings re-read."""
+def test_a_restart_judges_from_the_stored_runs_without_reading_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same evidence, settings and rules: one row per run, the same report; else re-read."""
     corpus = write_demo(tmp_path / "b", now=NOW)
     db = tmp_path / "s.db"
     first = _engine_on(db, corpus.root)
@@ -157,6 +160,13 @@ def test_a_restart_judges_from_the_stored_runs_without_reading_objects(tmp_path:
     held = {"readiness": {"since"}}  # the first judgement starts the verdict's hold
     assert report.model_dump(exclude=held) == summary.report.model_dump(exclude=held)
     restarted.ledger.close()
+
+    monkeypatch.setattr(normalize_rules, "RULES_VERSION", normalize_rules.RULES_VERSION + 1)
+    upgraded = _engine_on(db, corpus.root)  # a shadow whose normalization rules changed
+    upgraded.judge(NOW.timestamp())
+    assert upgraded.ledger.index_reads == 1  # type: ignore[attr-defined]
+    upgraded.ledger.close()
+    monkeypatch.undo()
 
     other = _engine_on(db, corpus.root, excluded_steps=[])  # normalization changes: re-read
     _, changed = other.judge(NOW.timestamp())
