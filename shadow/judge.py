@@ -108,7 +108,7 @@ def judge(
         for more in extra:
             found.extend(more.get(pair.key, ()))
         found = sorted(ws.apply(found, pair.agent, pair.key), key=_sort_key)
-        results.append(_result(pair, tuple(found)))
+        results.append(_result(pair, tuple(found), opts.compare.excluded_steps))
     checks = _schedule_checks(pairs, now, opts)
     missed: dict[str, list[str]] = {}
     schedule_findings = []
@@ -161,9 +161,9 @@ def missed_schedule_finding(c: ScheduleCheck) -> Finding | None:
     )
 
 
-def _result(pair: Pair, findings: tuple[Finding, ...]) -> PairResult:
+def _result(pair: Pair, findings: tuple[Finding, ...], excluded: frozenset[str]) -> PairResult:
     p, c = pair.primary, pair.candidate
-    p_ms, c_ms = end_to_end(p, c) if p and c else (None, c.e2e_ms if c else None)
+    p_ms, c_ms = end_to_end(p, c, excluded) if p and c else (None, c.e2e_ms if c else None)
     r = ratio(p_ms, c_ms) if pair.state is PairState.PAIRED else None
     return PairResult(
         key=pair.key,

@@ -31,7 +31,8 @@ from shadow.vocabulary import RunState, StepState, error_code, run_error_class
 # Bump when a rule here (or in what normalization reads) changes what a run normalizes to: the
 # ledger's stored runs carry the value, and an upgraded shadow re-normalizes instead of reusing
 # runs judged by the old rules. 2: unknown fields of step files, first_seen from versions.
-RULES_VERSION: Final = 2
+# 3: end-to-end time rounded to the microsecond.
+RULES_VERSION: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,10 +298,12 @@ def end_to_end_ms(
     for step, ms in zip(shapes, durations, strict=True):
         if ms and step.name in opts.excluded_steps:
             excluded += ms
+    # Rounded to the microsecond: epoch-second floats carry ~1e-4 ms of noise, enough to put a
+    # pair exactly at the tolerance (1.20) on the wrong side of it.
     if started is not None and finished is not None and state in _TERMINAL:
-        return max(0.0, (finished - started) * 1000 - excluded)
+        return round(max(0.0, (finished - started) * 1000 - excluded), 3)
     if durations and None not in durations:
-        return sum([ms or 0.0 for ms in durations]) - excluded
+        return round(sum([ms or 0.0 for ms in durations]) - excluded, 3)
     return None
 
 

@@ -155,7 +155,7 @@ class NormalizedRun:
         waited = started - self.first_seen
         if waited < -_SAME_MOMENT_S:  # written after the start: not the waiting status after all
             return None
-        return waited * 1000 if waited > _SAME_MOMENT_S else 0.0
+        return round(waited * 1000, 3) if waited > _SAME_MOMENT_S else 0.0
 
     def __post_init__(self) -> None:
         # Held for every tracked run, so what recurs is stored once (half the memory per run).

@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -207,6 +208,9 @@ def _ratio_criterion(results: Sequence[PairResult], t: Thresholds) -> Criterion:
     words = [f"p95 ratio {p95:.2f}", f"p50 ratio {p50:.2f}"]
     if ub is not None:
         words.append(f"p50 upper bound {ub:.2f}")
+    untimed = sum(1 for r in results if r.state is PairState.PAIRED) - len(rated)
+    if untimed:  # no duration on a side, or a primary that took no time: say so, not drop it
+        words.append(f"{untimed} paired run(s) without a ratio")
     return Criterion(
         "timing",
         CriterionStatus.FAIL if failed else CriterionStatus.PASS,
@@ -217,6 +221,11 @@ def _ratio_criterion(results: Sequence[PairResult], t: Thresholds) -> Criterion:
         ", ".join(words),
         {"p50": p50, "p95": p95, "p50_upper_bound": ub},
     )
+
+
+def _floor1(days: float) -> float:
+    """Days to one decimal, rounded down: 13.97 days is short of 14 and must not print as 14.0."""
+    return math.floor(days * 10) / 10
 
 
 def evidence_days(results: Sequence[PairResult]) -> float:
@@ -232,7 +241,7 @@ def evidence_criterion(
     short = {a: n for a, n in agents.items() if n < t.min_pairs_per_agent}
     ok = pairs >= t.min_pairs and days >= t.min_days and not short
     detail = (
-        f"{pairs} of {t.min_pairs} pairs, {days:.1f} of {t.min_days:g} days, "
+        f"{pairs} of {t.min_pairs} pairs, {_floor1(days):.1f} of {t.min_days:g} days, "
         f"{len(agents) - len(short)} of {len(agents)} agents with {t.min_pairs_per_agent}+ pairs"
     )
     return Criterion(
@@ -333,7 +342,9 @@ def explain(
     days, min_days = ev.extra.get("days") or 0.0, ev.extra.get("min_days") or t.min_days
     if days < min_days:
         needs.insert(
-            0, f"needs {min_days - days:.1f} more days of runs ({days:.1f} of {min_days:g})"
+            0,
+            f"needs {math.ceil((min_days - days) * 10) / 10:.1f} more days of runs "
+            f"({_floor1(days):.1f} of {min_days:g})",
         )
     timing = next(c for c in criteria if c.name == "timing")
     if timing.status is CriterionStatus.INSUFFICIENT:

@@ -20,15 +20,38 @@ def ratio(primary_ms: float | None, candidate_ms: float | None) -> float | None:
 
 
 def end_to_end(
-    primary: NormalizedRun, candidate: NormalizedRun
+    primary: NormalizedRun, candidate: NormalizedRun, excluded: frozenset[str]
 ) -> tuple[float | None, float | None]:
-    """Both runs' end-to-end ms as judged. Spec section 7 counts the scheduling delay (requested to
-    running) too; it is added only when known for both runs, so a ratio never mixes the two."""
+    """Both runs' end-to-end ms, measured the same way so their ratio means something.
+
+    Wall clock (started to finished, mocked steps taken out) when both runs have it; the sum of
+    their step durations when either lacks it, since steps alone leave out the waits between them.
+    Spec section 7 counts the scheduling delay (requested to running) too: added when known for
+    both runs, never for one.
+    """
+    if not (_wall_clock(primary) and _wall_clock(candidate)):
+        return _steps_ms(primary, excluded), _steps_ms(candidate, excluded)
     p, c = primary.e2e_ms, candidate.e2e_ms
     p_wait, c_wait = primary.scheduling_ms, candidate.scheduling_ms
     if p is None or c is None or p_wait is None or c_wait is None:
         return p, c
-    return p + p_wait, c + c_wait
+    return round(p + p_wait, 3), round(c + c_wait, 3)
+
+
+def _wall_clock(run: NormalizedRun) -> bool:
+    return run.terminal and run.started_at is not None and run.finished_at is not None
+
+
+def _steps_ms(run: NormalizedRun, excluded: frozenset[str]) -> float | None:
+    if not run.steps:
+        return None
+    total = 0.0
+    for step, ms in run.timed_steps():
+        if ms is None:
+            return None
+        if step.name not in excluded:
+            total += ms
+    return round(total, 3)
 
 
 def _slow(p: float | None, c: float | None, opts: CompareOptions) -> float | None:
@@ -42,7 +65,7 @@ def compare(
     primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
 ) -> list[Finding]:
     found: list[Finding] = []
-    p_e2e, c_e2e = end_to_end(primary, candidate)
+    p_e2e, c_e2e = end_to_end(primary, candidate, opts.excluded_steps)
     r = _slow(p_e2e, c_e2e, opts)
     if r is not None:
         found.append(

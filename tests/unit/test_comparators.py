@@ -436,3 +436,20 @@ def test_two_unrelated_gaps_are_two_findings() -> None:
     c = twin(p, steps=_nine_steps(NINE[:1] + NINE[2:] + ("10-announce",)))
     found = sorted((f.kind.value, f.subject) for f in compare_pair(p, c, OPTS))
     assert found == [("step_extra", "10-announce"), ("step_missing", "2-schema")]
+
+
+def test_both_runs_are_timed_the_same_way_when_one_lacks_its_timestamps() -> None:
+    """Wall clock against a sum of steps would leave the waits between steps out of one side only
+    (spec section 9: the ratio is of end-to-end time): either side without timestamps, both sides
+    are timed by their steps."""
+    from shadow.comparators.timing import end_to_end
+
+    waits = run(start=T0, end=T0 + 40.0)  # 40 s of wall clock, 20.95 s of steps
+    bare = twin(waits, started_at=None, finished_at=None, e2e_ms=20_950.0)
+    excluded = OPTS.excluded_steps  # execute-agent: mocked, left out of both
+    assert (950.0, 950.0) == end_to_end(waits, bare, excluded)
+    assert (950.0, 950.0) == end_to_end(replace(bare, side=Side.PRIMARY), twin(waits), excluded)
+    slow = twin(bare, step_durations=with_ms(P, load_context=1500.0))
+    assert (950.0, 1950.0) == end_to_end(waits, slow, excluded)
+    assert {Kind.RUN_SLOWER, Kind.STEP_SLOWER} == {f.kind for f in compare_pair(waits, slow, OPTS)}
+    assert (40_000.0 - 20_000.0,) * 2 == end_to_end(waits, twin(waits), excluded)

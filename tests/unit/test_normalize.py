@@ -246,3 +246,22 @@ def test_a_versioned_run_is_first_seen_when_its_oldest_status_version_was_writte
     versioned = normalize(assemble(group, bodies, history, MAX, first_version=started - 40), OPTS)
     assert started - 40 == versioned.first_seen
     assert 40_000.0 == versioned.scheduling_ms
+
+
+def test_a_dry_run_exactly_20_percent_slower_is_within_the_tolerance() -> None:
+    """Spec section 7: "not more than 20% slower". Epoch-second floats put 2.4 s at 2400.0001 ms;
+    end-to-end time is kept to the microsecond so 2400 / 2000 is the tolerance, not beyond it."""
+    from shadow.comparators import CompareOptions, compare_pair
+    from shadow.comparators.timing import end_to_end
+
+    def timed(run_dir: str, finished: str) -> NormalizedRun:
+        doc = status(started_at="2026-02-14T08:00:00Z", finished_at=finished)
+        return normalized({"status.json": doc}, run_dir=run_dir)
+
+    primary = timed("runs/run_1/", "2026-02-14T08:00:02Z")
+    candidate = timed("runs/run_1-dryrun/", "2026-02-14T08:00:02.4Z")
+    assert 2400.0 == candidate.e2e_ms
+    p_ms, c_ms = end_to_end(primary, candidate, frozenset())
+    assert p_ms is not None and c_ms is not None
+    assert 1.2 == c_ms / p_ms
+    assert [] == compare_pair(primary, candidate, CompareOptions())

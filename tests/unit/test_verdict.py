@@ -132,3 +132,20 @@ def test_missed_schedules_fail_completeness() -> None:
     r = judge_readiness(clean(60), T, {"a": ["schedule a@2026-02-26T12:00:00Z"]})
     assert r.verdict == Verdict.NOT_READY
     assert any(reason.startswith("completeness:") for reason in r.reasons)
+
+
+def test_a_window_just_short_of_the_minimum_never_reads_as_reached() -> None:
+    """13.97 days is short of 14: the words must not say 14.0 of 14 and "0.0 more days"."""
+    short = judge_readiness(clean(60, days=13.97), T)
+    assert Verdict.INSUFFICIENT_DATA == short.verdict
+    assert ["needs 0.1 more days of runs (13.9 of 14)"] == [n for n in short.needs if "days" in n]
+    evidence = next(c for c in short.criteria if c.name == "evidence")
+    assert "13.9 of 14 days" in evidence.detail
+
+
+def test_paired_runs_without_a_ratio_are_named_in_the_timing_detail() -> None:
+    """A pair with no duration ratio (a primary that took no time) is not silently dropped."""
+    results = [*clean(60), result("z0", "a", ratio=None), result("z1", "b", ratio=None)]
+    timing = next(c for c in judge_readiness(results, T).criteria if c.name == "timing")
+    assert 60 == timing.evidence
+    assert timing.detail.endswith("2 paired run(s) without a ratio")
