@@ -14,8 +14,6 @@ from pydantic import SecretStr
 from shadow.judge import Judgement
 from shadow.service import Service
 
-BEARER = "Bearer "
-
 
 def service_of(request: Request) -> Service:
     svc: Service = request.app.state.service
@@ -32,10 +30,10 @@ def token_matches(expected: SecretStr | None, presented: str | None) -> bool:
 
 
 def bearer(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, None for anything else."""
-    if not authorization or not authorization.startswith(BEARER):
-        return None
-    return authorization[len(BEARER) :]
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 7235),
+    None for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def pair_key(j: Judgement, run_id: str, suffix: str) -> str | None:

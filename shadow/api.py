@@ -14,16 +14,18 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shadow.access import bearer, pair_key, service_of, token_matches
 from shadow.console import RunFilters
 from shadow.fielddiff import field_differences
-from shadow.findings import Finding
+from shadow.findings import Dimension, Finding
 from shadow.judge import first_divergence
 from shadow.normalized import NormalizedRun
 from shadow.pages import pages
+from shadow.pairing import PairState
 from shadow.report import Report
+from shadow.results import Outcome
 from shadow.service import Service
 
 
@@ -102,19 +104,25 @@ open_routes = APIRouter()
 def get_report(
     request: Request,
     agent: str | None = None,
-    outcome: str | None = None,
-    state: str | None = None,
-    dimension: str | None = None,
-    limit: Annotated[int, Query(ge=0, le=10000)] = 500,
+    outcome: Outcome | None = None,
+    state: PairState | None = None,
+    dimension: Dimension | None = None,
+    limit: Annotated[int | None, Query(ge=0)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Report:
-    """The parity report (report.md); filters and paging apply to `runs` only."""
+    """The parity report (report.md): every run, as `shadow report --json` prints it. Filters
+    (closed vocabularies: an unknown value is a 422, not an empty list) and paging (`limit`,
+    `offset`) apply to `runs` only; `runs_total` counts the runs that pass the filters."""
     report = _report(service_of(request))
-    keep = RunFilters(agent, outcome, dimension, state).keep  # the console's runs list too
-    runs = [r for r in report.runs if keep(r)]
-    return report.model_copy(
-        update={"runs": runs[offset : offset + limit], "runs_total": len(runs)}
+    filters = RunFilters(
+        agent,
+        outcome.value if outcome else None,
+        dimension.value if dimension else None,
+        state.value if state else None,
     )
+    runs = [r for r in report.runs if filters.keep(r)]  # the console's runs list filters alike
+    end = None if limit is None else offset + limit
+    return report.model_copy(update={"runs": runs[offset:end], "runs_total": len(runs)})
 
 
 @guarded.get("/runs/{run_id}", response_model=RunView)
@@ -198,12 +206,16 @@ def events_probe() -> Response:
 
 @open_routes.post("/events/minio", status_code=202)
 async def events_minio(
-    request: Request, event: MinioEvent, authorization: Annotated[str | None, Header()] = None
+    request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, int]:
     """Queue the notified keys for a targeted fetch and answer at once; the listing reconciles."""
     svc = service_of(request)
     if not token_matches(svc.settings.webhook_token, bearer(authorization)):
-        raise HTTPException(status_code=401)
+        raise HTTPException(status_code=401)  # before the body is read: strangers learn nothing
+    try:
+        event = MinioEvent.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise HTTPException(status_code=422, detail=exc.errors(include_url=False)) from None
     keys = sorted({unquote_plus(rec.s3.object.key) for rec in event.Records})
     if keys:
         svc.metrics.events.labels(source="minio").inc(len(keys))
@@ -212,11 +224,16 @@ async def events_minio(
 
 
 def create_app(service: Service, lifespan: Any = None) -> FastAPI:
+    # With an API token, the schema and its docs pages are guarded like the API: off.
+    guarded_docs = service.settings.api_token is not None
     app = FastAPI(
         title="shadow",
         version="1",
         lifespan=lifespan,
         description="Dual-run shadow comparison: parity report and cutover readiness.",
+        docs_url=None if guarded_docs else "/docs",
+        redoc_url=None if guarded_docs else "/redoc",
+        openapi_url=None if guarded_docs else "/openapi.json",
     )
     app.state.service = service
     tasks: set[Any] = set()

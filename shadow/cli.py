@@ -37,11 +37,12 @@ def parse_now(text: str | None) -> float | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
-def _common(p: argparse.ArgumentParser, *, source: bool = True) -> None:
+def _common(p: argparse.ArgumentParser, *, source: bool = True, now: bool = True) -> None:
     p.add_argument("--config", type=Path, help="TOML config file (also SHADOW_CONFIG)")
     p.add_argument("--db", help="ledger: a SQLite file (default shadow.db) or a postgresql:// URL")
     p.add_argument("--waivers", type=Path, help="waivers TOML file")
-    p.add_argument("--now", help="judge as of this ISO-8601 time (default: the wall clock)")
+    if now:  # not for serve: a daemon judges by the wall clock, cycle after cycle
+        p.add_argument("--now", help="judge as of this ISO-8601 time (default: the wall clock)")
     if source:
         p.add_argument("--source", help="dir:PATH or s3://BUCKET[/PREFIX]")
         p.add_argument("--layout", choices=["flat", "nested"], help="run directory layout")
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     _common(chk)
     srv = sub.add_parser("serve", help="watch the source continuously and serve the API")
-    _common(srv)
+    _common(srv, now=False)
     srv.add_argument("--host")
     srv.add_argument("--port", type=int)
     return parser

@@ -25,7 +25,7 @@ from shadow.layout import Side
 from shadow.pairing import PairState
 from shadow.records import RejectReason
 from shadow.results import Outcome
-from shadow.stats import quantile
+from shadow.stats import ratio_quantile
 from shadow.verdict import Verdict
 
 RATIO_BUCKETS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 3.0)
@@ -391,8 +391,9 @@ def _quantile(
     # Separate gauges per quantile: a `quantile` label is reserved for summaries.
     g = GaugeMetricFamily(name, doc, labels=list(labels))
     for key, values in sorted(groups.items()):
-        if values:
-            g.add_metric(list(key), quantile(sorted(values), q))
+        value = ratio_quantile(values, q)
+        if value is not None:
+            g.add_metric(list(key), value)
     return g
 
 

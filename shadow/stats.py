@@ -56,6 +56,13 @@ def _z(confidence: float) -> float:
     return (lo + hi) / 2
 
 
+def ratio_quantile(ratios: Sequence[float], q: float) -> float | None:
+    """One quantile of duration ratios exactly as the verdict computes it (on log ratios), so a
+    metric and the report never disagree at the threshold."""
+    logs = sorted(math.log(r) for r in ratios if r > 0)
+    return math.exp(quantile(logs, q)) if logs else None
+
+
 def ratio_summary(
     ratios: Sequence[float], confidence: float = 0.95
 ) -> tuple[float, float, float | None]:

@@ -178,6 +178,11 @@ def test_metrics_read_back_from_the_registry(service: Service) -> None:
     assert steps is not None and 0.9 < steps < 1.0
     assert 1.0 == reg.get_sample_value("shadow_scans_total", {"result": "ok"})
     assert (reg.get_sample_value("shadow_objects_fetched_total") or 0) > 1000
+    # the p95 alert and the verdict read one number: the report's, to the last digit
+    head = service.engine.last_head
+    assert head is not None
+    timing = next(c for c in head.readiness.criteria if c.name == "timing")
+    assert timing.extra["p95"] == reg.get_sample_value("shadow_duration_p95_ratio")
 
 
 @pytest.mark.parametrize(
@@ -225,3 +230,45 @@ async def test_tokens_are_compared_in_constant_time(
     )
     assert 401 == hook.status_code
     assert [b"wrong", TOKEN.encode(), b"nope"] == [a for a, _ in seen]
+
+
+async def test_the_report_is_whole_by_default_and_unknown_filters_are_refused(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """report.md: GET /report serves what `report --json` prints, every run (it used to stop at
+    500); a filter value outside its closed vocabulary is a 422, never an empty list."""
+    corpus = write_demo(tmp_path / "big", now=NOW, runs=520, days=3, plant=False)
+    big = build_service(
+        load_settings(source=f"dir:{corpus.root}", db=tmp_path / "big.db"), CollectorRegistry()
+    )
+    await big.cycle(NOW.timestamp())
+    try:
+        transport = httpx.ASGITransport(app=create_app(big))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shadow") as c:
+            whole = (await c.get("/report")).json()
+    finally:
+        await big.close()
+    assert whole["totals"]["runs"] > 500
+    assert whole["totals"]["runs"] == len(whole["runs"]) == whole["runs_total"]
+    for bad in ({"state": "bogus"}, {"state": "PAIRED"}, {"outcome": "x"}, {"dimension": "y"}):
+        assert 422 == (await client.get("/report", params=bad, headers=AUTH)).status_code
+    lost = (await client.get("/report", params={"state": "primary_only"}, headers=AUTH)).json()
+    assert lost["runs"] and all(r["state"] == "primary_only" for r in lost["runs"])
+
+
+async def test_the_token_guards_the_schema_and_any_bearer_spelling_works(
+    client: httpx.AsyncClient,
+) -> None:
+    """With a token set, /docs and /openapi.json are not served; the scheme is case-insensitive
+    (RFC 7235); the webhook answers a stranger 401 before it reads the body."""
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        assert 404 == (await client.get(path)).status_code
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        r = await client.get("/report", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert 200 == r.status_code
+    r = await client.post("/events/minio", json={"Records": "x"})
+    assert 401 == r.status_code
+    r = await client.post(
+        "/events/minio", json={"Records": "x"}, headers={"Authorization": "Bearer hook-token"}
+    )
+    assert 422 == r.status_code

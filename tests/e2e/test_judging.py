@@ -264,3 +264,11 @@ def test_a_ledger_read_under_another_layout_says_so(
     assert "--layout" in err
     assert 0 == s.cli("report", "--layout", "nested")
     assert "" == capsys.readouterr().err
+
+
+def test_serve_takes_no_now(capsys: pytest.CaptureFixture[str]) -> None:
+    """A daemon judges by the wall clock: `serve --now` is refused, not silently ignored."""
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--now", NOW_ISO])
+    assert 2 == exited.value.code
+    assert "--now" in capsys.readouterr().err
