@@ -36,6 +36,7 @@ def build_service(settings: Settings, registry: CollectorRegistry | None = None)
         allow_agents=settings.agent_label_allowlist,
         top_k=settings.agent_label_top_k,
         parity_thresholds={"status": t.status, "steps": t.steps, "retries": t.retries},
+        timing_threshold=t.timing_ratio,
         scan_interval_seconds=settings.scan_interval_seconds,
         schedule_alert_window_seconds=settings.schedule_alert_window_seconds,
     )

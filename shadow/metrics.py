@@ -75,12 +75,14 @@ class ShadowMetrics:
         allow_agents: Sequence[str] = (),
         top_k: int = 10,
         parity_thresholds: Mapping[str, float] | None = None,
+        timing_threshold: float = 1.20,
         scan_interval_seconds: float = 60.0,
         schedule_alert_window_seconds: float = 86400.0,
     ) -> None:
         self.registry = registry
         default = {"status": 1.0, "steps": 1.0, "retries": 1.0}
         self.parity_thresholds = dict(parity_thresholds or default)
+        self.timing_threshold = timing_threshold
         self.scan_interval_seconds = scan_interval_seconds
         self.schedule_window = schedule_alert_window_seconds
         self.allow_agents = tuple(allow_agents)
@@ -270,6 +272,12 @@ class _SnapshotCollector(PromCollector):
                 "The readiness threshold of each parity dimension.",
                 ["dimension"],
                 o.parity_thresholds,
+            ),
+            (
+                "shadow_timing_threshold_ratio",
+                "The readiness tolerance of the p95 duration ratio (dry run / primary).",
+                [],
+                {(): o.timing_threshold},
             ),
             (
                 "shadow_criterion_passed",

@@ -183,6 +183,7 @@ def test_metrics_read_back_from_the_registry(service: Service) -> None:
     assert head is not None
     timing = next(c for c in head.readiness.criteria if c.name == "timing")
     assert timing.extra["p95"] == reg.get_sample_value("shadow_duration_p95_ratio")
+    assert timing.threshold == reg.get_sample_value("shadow_timing_threshold_ratio")
 
 
 @pytest.mark.parametrize(
