@@ -148,14 +148,15 @@ class NormalizedRun:
         `first_seen` is when that status was written (the first read's time in the store when
         polling, the oldest version's in a versioned bucket). Unknown (None) when shadow first
         read the run already running, as in a backfill without versions. A wait within the
-        store's clock resolution and staleness (`_SAME_MOMENT_S`) counts as none."""
+        store's clock resolution and staleness (`_SAME_MOMENT_S`) is taken off every wait."""
         started, history = self.started_at, self.history
         if started is None or not history or history[0] not in _WAITING:
             return None
         waited = started - self.first_seen
         if waited < -_SAME_MOMENT_S:  # written after the start: not the waiting status after all
             return None
-        return round(waited * 1000, 3) if waited > _SAME_MOMENT_S else 0.0
+        # Only what lies beyond the allowance counts, on both sides alike: no jump at its edge.
+        return round(max(0.0, waited - _SAME_MOMENT_S) * 1000, 3)
 
     def __post_init__(self) -> None:
         # Held for every tracked run, so what recurs is stored once (half the memory per run).

@@ -137,8 +137,9 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
     The earliest run (by start, then directory) is the one judged, so a replayed message
     does not change which twin is compared, and duplicates never inflate pair counts.
     By run id, a twin pairs only beside its primary (spec section 9: in the per-agent layout,
-    in the same `agents/<slug>/runs/`); the same id under two agents' directories is two runs,
-    keyed `<id>@<slug>` so each stays apart in the report.
+    in the same `agents/<slug>/runs/`); the same id under two agents' directories is two runs.
+    The plain id stays with the primary (the earliest home holding one), so a twin appearing
+    under another agent never renames it; every other home's runs are keyed `<id>@<slug>`.
     """
     buckets: dict[tuple[str, str], tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
     homes: dict[str, set[str]] = {}
@@ -150,14 +151,25 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
             homes.setdefault(bucket[0], set()).add(bucket[1])
         lists = buckets.get(bucket) or buckets.setdefault(bucket, ([], []))
         lists[0 if run.side is Side.PRIMARY else 1].append(run)
-    sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
-    dupes: dict[str, list[Finding]] = {}
+    keeps_plain = {
+        plain: min((h for (p, h), (prim, _) in buckets.items() if p == plain and prim), default="")
+        for plain, seen in homes.items()
+        if len(seen) > 1
+    }
+    merged: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
     renamed: dict[str, str] = {}
     for (plain, home), (prim, cand) in buckets.items():
         key = plain
-        if len(homes.get(plain, ())) > 1:
+        if plain in keeps_plain and home != keeps_plain[plain]:
             key = f"{plain}@{_slug(home)}"
             renamed.update((r.run_dir, key) for r in (*prim, *cand))
+        # An idempotency key equal to a run id lands with that run id's bucket: one pair.
+        into = merged.setdefault(key, ([], []))
+        into[0].extend(prim)
+        into[1].extend(cand)
+    sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
+    dupes: dict[str, list[Finding]] = {}
+    for key, (prim, cand) in merged.items():
         prim.sort(key=_order)
         cand.sort(key=_order)
         sides[key] = (prim[0] if prim else None, cand[0] if cand else None)

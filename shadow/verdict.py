@@ -189,7 +189,8 @@ def timing_criterion(
 
 
 def _ratio_criterion(results: Sequence[PairResult], t: Thresholds) -> Criterion:
-    rated = [r for r in results if r.state is PairState.PAIRED and r.duration_ratio is not None]
+    # A ratio of 0 (a dry run that took no time once mocked steps are out) has no log: untimed.
+    rated = [r for r in results if r.state is PairState.PAIRED and (r.duration_ratio or 0) > 0]
     ratios = [r.duration_ratio for r in rated if r.duration_ratio is not None]
     if len(ratios) < max(1, t.timing_min_pairs):
         return Criterion(
@@ -343,7 +344,7 @@ def explain(
     if days < min_days:
         needs.insert(
             0,
-            f"needs {math.ceil((min_days - days) * 10) / 10:.1f} more days of runs "
+            f"needs {math.ceil(round((min_days - days) * 10, 6)) / 10:.1f} more days of runs "
             f"({_floor1(days):.1f} of {min_days:g})",
         )
     timing = next(c for c in criteria if c.name == "timing")

@@ -266,6 +266,12 @@ CASES: list[tuple[str, NormalizedRun, NormalizedRun, set[tuple[Dimension, Kind, 
         set(),
     ),
     (
+        "a wait just past the allowance is not counted whole",
+        replace(WAITED, first_seen=T0 - 1.9, e2e_ms=10_000.0),
+        twin(WAITED, first_seen=T0 - 2.1, e2e_ms=10_000.0),
+        set(),
+    ),
+    (
         "waits within the store's clock resolution count as none",
         replace(WAITED, first_seen=T0 - 0.2, e2e_ms=900.0),
         twin(WAITED, first_seen=T0 - 1.9, e2e_ms=900.0),

@@ -245,7 +245,7 @@ def test_a_versioned_run_is_first_seen_when_its_oldest_status_version_was_writte
     assert plain.scheduling_ms is None  # no object of the run predates its start
     versioned = normalize(assemble(group, bodies, history, MAX, first_version=started - 40), OPTS)
     assert started - 40 == versioned.first_seen
-    assert 40_000.0 == versioned.scheduling_ms
+    assert 38_000.0 == versioned.scheduling_ms  # 40 s less the store's 2 s allowance
 
 
 def test_a_dry_run_exactly_20_percent_slower_is_within_the_tolerance() -> None:

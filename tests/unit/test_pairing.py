@@ -87,7 +87,7 @@ def test_per_agent_layout_pairs_a_twin_only_beside_its_primary() -> None:
     assert ["n1"] == list(grouped.sides)  # the usual case keeps the plain run id
     assert {} == grouped.renamed
     elsewhere = group_runs([_under("a1", p), _under("a2", twin(p))])
-    assert {"n1@a1": (True, False), "n1@a2": (False, True)} == {
+    assert {"n1": (True, False), "n1@a2": (False, True)} == {
         k: (pr is not None, c is not None) for k, (pr, c) in elsewhere.sides.items()
     }
     assert {} == elsewhere.duplicates
@@ -97,7 +97,7 @@ def test_per_agent_layout_pairs_a_twin_only_beside_its_primary() -> None:
 def test_the_same_run_id_under_two_agents_is_two_pairs_not_duplicates() -> None:
     p = run("n3")
     grouped = group_runs([_under(a, r) for a in ("a1", "a2") for r in (p, twin(p))])
-    assert ["n3@a1", "n3@a2"] == sorted(grouped.sides)
+    assert ["n3", "n3@a2"] == sorted(grouped.sides)  # the first agent's keeps the plain id
     assert all(pr is not None and c is not None for pr, c in grouped.sides.values())
     assert {} == grouped.duplicates
 
@@ -118,3 +118,12 @@ def test_a_finished_run_counting_steps_the_store_does_not_list_yet_waits_out_the
     opts = PairingOptions()
     assert PairState.PENDING == classify(p, c, p.finished_at + 5, opts)
     assert PairState.PAIRED == classify(p, c, p.finished_at + opts.grace_s + 1, opts)
+
+
+def test_an_idempotency_key_equal_to_a_run_id_still_pairs() -> None:
+    """A dry run without a key falls back to its run id; when that is the primary's key, the two
+    are one pair, not one silently dropped."""
+    p = run("x", idempotency_key="x")
+    c = twin(run("x"), idempotency_key=None)
+    grouped = group_runs([p, c], PairBy.IDEMPOTENCY_KEY)
+    assert {"x": (p, c)} == grouped.sides

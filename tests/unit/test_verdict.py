@@ -149,3 +149,17 @@ def test_paired_runs_without_a_ratio_are_named_in_the_timing_detail() -> None:
     timing = next(c for c in judge_readiness(results, T).criteria if c.name == "timing")
     assert 60 == timing.evidence
     assert timing.detail.endswith("2 paired run(s) without a ratio")
+
+
+def test_the_days_still_needed_are_not_rounded_up_by_float_error() -> None:
+    """14 - 13.7 is 0.3 days, though (14 - 13.7) * 10 is 3.0000000000000007 in floats."""
+    short = judge_readiness(clean(60, days=13.7), T)
+    assert ["needs 0.3 more days of runs (13.7 of 14)"] == [n for n in short.needs if "days" in n]
+
+
+def test_dry_runs_that_took_no_time_do_not_break_the_timing_criterion() -> None:
+    """Ratios of 0 have no logarithm: they are named as untimed, the verdict still comes."""
+    results = [*clean(60, ratio=0.0), *clean(25, ratio=1.0)]
+    timing = next(c for c in judge_readiness(results, T).criteria if c.name == "timing")
+    assert 25 == timing.evidence
+    assert timing.detail.endswith("60 paired run(s) without a ratio")
