@@ -59,8 +59,13 @@ def _z(confidence: float) -> float:
 def ratio_quantile(ratios: Sequence[float], q: float) -> float | None:
     """One quantile of duration ratios exactly as the verdict computes it (on log ratios), so a
     metric and the report never disagree at the threshold."""
-    logs = sorted(math.log(r) for r in ratios if r > 0)
+    logs = _sorted_logs(ratios)
     return math.exp(quantile(logs, q)) if logs else None
+
+
+def _sorted_logs(ratios: Sequence[float]) -> list[float]:
+    """Log ratios, ascending; a ratio of 0 or below has no log and is left out."""
+    return sorted(math.log(r) for r in ratios if r > 0)
 
 
 def ratio_summary(
@@ -71,7 +76,7 @@ def ratio_summary(
     Quantiles commute with the monotone log, so this equals working on ratios directly; the
     log is where the ratio's symmetry lives (2x slower and 2x faster are equally far).
     """
-    logs = sorted(math.log(r) for r in ratios if r > 0)
+    logs = _sorted_logs(ratios)
     if not logs:
         raise ValueError("no positive ratios")
     ub = median_upper_bound(logs, confidence)

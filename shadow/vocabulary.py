@@ -158,9 +158,7 @@ def run_error_class(code: str | None) -> str | None:
 def judged_error(code: str | None, run_code: str | None) -> str | None:
     """How a step's or a retry's error code is compared: as its run's code when it repeats it,
     with the run-level equivalence; otherwise exactly as written (section 9 scopes it to runs)."""
-    if code is not None and code == run_code:
-        return RUN_ERROR_EQUIVALENCE.get(code, code)
-    return code
+    return run_error_class(code) if code == run_code else code
 
 
 def same_error(
