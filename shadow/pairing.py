@@ -151,11 +151,13 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
             homes.setdefault(bucket[0], set()).add(bucket[1])
         lists = buckets.get(bucket) or buckets.setdefault(bucket, ([], []))
         lists[0 if run.side is Side.PRIMARY else 1].append(run)
-    keeps_plain = {
-        plain: min((h for (p, h), (prim, _) in buckets.items() if p == plain and prim), default="")
-        for plain, seen in homes.items()
-        if len(seen) > 1
-    }
+    keeps_plain: dict[str, str] = {}  # for an id under several homes: the first with a primary
+    for (plain, home), (prim, _) in buckets.items():
+        if prim and len(homes.get(plain, ())) > 1:
+            keeps_plain[plain] = min(home, keeps_plain.get(plain, home))
+    for plain, seen in homes.items():
+        if len(seen) > 1:
+            keeps_plain.setdefault(plain, "")  # twins only: every home is renamed
     merged: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
     renamed: dict[str, str] = {}
     for (plain, home), (prim, cand) in buckets.items():
