@@ -342,26 +342,27 @@ def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
         )
     reports = []
     for i in range(count):
+        shard = f"{i}/{count}"
+        schema = schema_for((i, count))
         # Checked in the catalog first: opening the ledger of a shard that never ran would
         # create its schema, and merge only reads.
-        never_ran = not postgres_schema_exists(base.ledger_target, schema_for((i, count)))
-        engine = (
-            None
-            if never_ran
-            else make_engine(base.model_copy(update={"shard": f"{i}/{count}"}), with_source=False)
-        )
+        if not postgres_schema_exists(base.ledger_target, schema):
+            raise _no_evidence(shard, f"{mask_url(base.ledger_target)} (schema {schema})")
+        engine = make_engine(base.model_copy(update={"shard": shard}), with_source=False)
         try:
-            if engine is None or engine.ledger.generation() == 0:
-                where = mask_url(base.ledger_target) + f" (schema {schema_for((i, count))})"
-                raise ShadowError(
-                    f"shard {i}/{count} has no evidence in {where} yet: "
-                    f"has `shadow serve --shard {i}/{count}` run against this database?"
-                )
+            if engine.ledger.generation() == 0:
+                raise _no_evidence(shard, engine.ledger.describe())
             reports.append(engine.judge(at)[1])
         finally:
-            if engine is not None:
-                engine.ledger.close()
+            engine.ledger.close()
     return reports
+
+
+def _no_evidence(shard: str, where: str) -> ShadowError:
+    return ShadowError(
+        f"shard {shard} has no evidence in {where} yet: "
+        f"has `shadow serve --shard {shard}` run against this database?"
+    )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
