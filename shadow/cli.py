@@ -13,13 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shadow.errors import ShadowError
 from shadow.malloc import pin_mmap_threshold
-
-if TYPE_CHECKING:
-    from shadow.config import Settings
 
 EXIT_ERROR = 3
 VERDICT_EXIT = {"READY": 0, "NOT_READY": 1, "INSUFFICIENT_DATA": 2}
@@ -181,20 +178,22 @@ def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:
         if persist:
             engine.persist(j, report, at)
         if report.totals.runs == 0:
-            _warn_if_other_layout(engine.ledger, settings)
+            _warn_if_other_layout(engine)
     finally:
         engine.ledger.close()
     return engine, j, report
 
 
-def _warn_if_other_layout(ledger: Any, settings: Settings) -> None:
-    """A ledger scanned under another layout or prefix reads as empty: say so, not just 0 runs."""
-    count, keys = ledger.some_keys(1)
+def _warn_if_other_layout(engine: Any) -> None:
+    """A ledger scanned under another layout or prefix reads as empty: say so, not just 0 runs.
+    The layout and prefix named are the ones in effect (an s3://bucket/prefix source sets it)."""
+    count, keys = engine.ledger.some_keys(1)
+    layout = engine.opts.layout
     if count:
         print(
-            f"shadow: warning: {ledger.describe()} holds {count} objects (e.g. {keys[0]}) but no run "
-            f"directory under layout {settings.layout.value}, prefix {settings.prefix!r}: pass the "
-            "--layout and --prefix it was scanned with",
+            f"shadow: warning: {engine.ledger.describe()} holds {count} objects (e.g. {keys[0]}) "
+            f"but no run directory under layout {layout.layout.value}, prefix {layout.prefix!r}: "
+            "pass the --layout and --prefix it was scanned with",
             file=sys.stderr,
         )
 
