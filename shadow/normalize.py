@@ -26,7 +26,7 @@ from shadow.findings import Dimension, Finding, Kind, Severity
 from shadow.layout import Side
 from shadow.normalized import NO_FIELDS, NormalizedRun, NormStep, RetryInfo, steps_of, word
 from shadow.records import ManifestRecord, Rejected, RejectReason, StatusRecord
-from shadow.vocabulary import RunState, StepState, error_code, run_error_class
+from shadow.vocabulary import TERMINAL_STATES, RunState, StepState, error_code, run_error_class
 
 # Bump when a rule here (or in what normalization reads) changes what a run normalizes to: the
 # ledger's stored runs carry the value, and an upgraded shadow re-normalizes instead of reusing
@@ -43,7 +43,6 @@ class NormalizeOptions:
 
 
 _RETRY_KEY = re.compile(r"^step_(\d+)_(.+)$")
-_TERMINAL = (RunState.COMPLETED, RunState.FAILED)
 _PROPOSAL_OUTPUT = "output/proposal"
 
 
@@ -222,7 +221,7 @@ def check_steps_completed(
     findings: list[Finding],
 ) -> None:
     """Spec section 3: a finished run never counts more steps than it has files (skips aside)."""
-    if status is None or status.status not in _TERMINAL:
+    if status is None or status.status not in TERMINAL_STATES:
         return
     completed = sum(1 for s in shapes if s.state is not StepState.SKIPPED)
     if status.steps_completed > completed:
@@ -300,7 +299,7 @@ def end_to_end_ms(
             excluded += ms
     # Rounded to the microsecond: epoch-second floats carry ~1e-4 ms of noise, enough to put a
     # pair exactly at the tolerance (1.20) on the wrong side of it.
-    if started is not None and finished is not None and state in _TERMINAL:
+    if started is not None and finished is not None and state in TERMINAL_STATES:
         return round(max(0.0, (finished - started) * 1000 - excluded), 3)
     if durations and None not in durations:
         return round(sum([ms or 0.0 for ms in durations]) - excluded, 3)
