@@ -49,16 +49,22 @@ def normalized(
     run_dir: str = "runs/run_1/",
     history: list[str] | None = None,
     opts: NormalizeOptions = OPTS,
+    *,
+    mode: str = "polling",
+    seen: float = 0.0,
+    first_version: float | None = None,
 ) -> NormalizedRun:
-    """The run directory's documents written as objects, assembled and normalized."""
+    """The run directory's documents written as objects (first seen at `seen`), assembled and
+    normalized."""
     objects = [
-        StoredObject(run_dir + rest, "etag", len(b), 0.0, 0.0, b)
+        StoredObject(run_dir + rest, "etag", len(b), 0.0, seen, b)
         for rest, doc in sorted(files.items())
         if (b := json.dumps(doc).encode())
     ]
     group = next(iter(group_objects(objects, KeyLayout(Layout.FLAT)).values()))
     bodies = {o.key: o.body for o in objects if o.body is not None}
-    return normalize(assemble(group, bodies, ("polling", history) if history else None, MAX), opts)
+    kept = (mode, history) if history else None
+    return normalize(assemble(group, bodies, kept, MAX, first_version=first_version), opts)
 
 
 def kinds(run: NormalizedRun) -> list[Kind]:
@@ -232,18 +238,15 @@ def test_a_versioned_run_is_first_seen_when_its_oldest_status_version_was_writte
     """The current objects were written after the run started; the first version says when it
     was requested, and with a history that begins waiting it gives the scheduling delay."""
     files = {"status.json": status(), "steps/1.json": step(1, "load-context")}
-    objects = [
-        StoredObject(f"runs/run_1/{rest}", "e", 10, 0.0, 1_771_056_070.0, json.dumps(d).encode())
-        for rest, d in files.items()
-    ]
-    group = next(iter(group_objects(objects, KeyLayout(Layout.FLAT)).values()))
-    bodies = {o.key: o.body for o in objects if o.body is not None}
-    history = ("versioned", ["requested", "running", "completed"])
+    history = ["requested", "running", "completed"]
     started = 1_771_056_000.0  # 2026-02-14T08:00:00Z, the status's started_at
-    plain = normalize(assemble(group, bodies, history, MAX), OPTS)
-    assert 1_771_056_070.0 == plain.first_seen
+    seen = started + 70
+    plain = normalized(files, history=history, mode="versioned", seen=seen)
+    assert seen == plain.first_seen
     assert plain.scheduling_ms is None  # no object of the run predates its start
-    versioned = normalize(assemble(group, bodies, history, MAX, first_version=started - 40), OPTS)
+    versioned = normalized(
+        files, history=history, mode="versioned", seen=seen, first_version=started - 40
+    )
     assert started - 40 == versioned.first_seen
     assert 38_000.0 == versioned.scheduling_ms  # 40 s less the store's 2 s allowance
 
