@@ -30,6 +30,7 @@ check: $(STAMP)
 	$(BIN)/ruff check shadow tests bench dashboards
 	$(BIN)/ruff format --check shadow tests bench dashboards
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare.py

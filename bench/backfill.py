@@ -33,11 +33,11 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from seaweed import seaweed
 
-from shadow.assemble import needs_body
 from shadow.bootstrap import make_engine
 from shadow.collectors.s3 import S3Source
 from shadow.config import Settings, load_settings
-from shadow.demo import write_demo
+from shadow.core.assemble import needs_body
+from shadow.corpora.demo import write_demo
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY, SECRET, BUCKET = "AKIABENCH", "bench-secret", "runs"

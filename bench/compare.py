@@ -27,13 +27,13 @@ from pathlib import Path
 
 from deepdiff import DeepDiff
 
-from shadow.assemble import assemble, group_objects
 from shadow.comparators import CompareOptions, compare_pair
-from shadow.demo import write_demo
-from shadow.layout import KeyLayout, Layout
-from shadow.normalize import NormalizeOptions, normalize
-from shadow.normalized import NormalizedRun
-from shadow.store import StoredObject
+from shadow.core.assemble import assemble, group_objects
+from shadow.core.layout import KeyLayout, Layout
+from shadow.core.normalize import NormalizeOptions, normalize
+from shadow.core.objects import StoredObject
+from shadow.core.runs import NormalizedRun
+from shadow.corpora.demo import write_demo
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MAX = 1024 * 1024

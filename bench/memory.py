@@ -37,7 +37,7 @@ def prepare(work: Path, runs: int) -> tuple[Path, Path]:
     """The corpus and a ledger that has scanned it, kept in `work` for reuse."""
     from shadow.bootstrap import make_engine
     from shadow.config import load_settings
-    from shadow.demo import write_demo
+    from shadow.corpora.demo import write_demo
 
     root, db = work / f"corpus-{runs}", work / f"ledger-{runs}.db"
     if not (work / f"ready-{runs}").exists():

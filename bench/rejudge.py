@@ -24,8 +24,9 @@ from pathlib import Path
 
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
-from shadow.demo import write_demo
-from shadow.store import Ledger, StoredObject
+from shadow.core.objects import StoredObject
+from shadow.corpora.demo import write_demo
+from shadow.ledger.store import Ledger
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIVERS = """

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
-from shadow.demo import write_demo
+from shadow.corpora.demo import write_demo
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shadow.cli import main
-from shadow.scenarios import SCENARIOS, ScenarioCorpus, write_scenario
+from shadow.corpora.scenarios import SCENARIOS, ScenarioCorpus, write_scenario
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-01T12:00:00Z"

@@ -26,7 +26,7 @@ from seaweed import free_port, seaweed
 from shadow.bootstrap import make_engine
 from shadow.collectors.s3 import S3Source
 from shadow.config import load_settings
-from shadow.demo import write_demo
+from shadow.corpora.demo import write_demo
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY, SECRET = "AKIABENCH", "bench-secret"

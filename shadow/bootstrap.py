@@ -8,16 +8,16 @@ from shadow.collectors import Source
 from shadow.collectors.directory import DirectorySource
 from shadow.comparators import CompareOptions
 from shadow.config import Settings
+from shadow.core.layout import KeyLayout, Side
+from shadow.core.normalize import NormalizeOptions
+from shadow.core.pairing import PairingOptions
+from shadow.core.schedules import Schedule
+from shadow.core.waivers import load_waivers
 from shadow.engine import Engine, EngineOptions
 from shadow.errors import ConfigError
-from shadow.judge import JudgeOptions
-from shadow.layout import KeyLayout, Side
-from shadow.normalize import NormalizeOptions
-from shadow.pairing import PairingOptions
-from shadow.schedules import Schedule
-from shadow.store import Ledger
-from shadow.verdict import LatencySLO, Thresholds
-from shadow.waivers import load_waivers
+from shadow.judging.judge import JudgeOptions
+from shadow.judging.verdict import LatencySLO, Thresholds
+from shadow.ledger.store import Ledger
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -93,7 +93,7 @@ def make_source(settings: Settings) -> Source:
         return DirectorySource(root)
     from shadow.collectors.s3 import S3Source
 
-    return S3Source.from_settings(settings)
+    return S3Source.from_settings(settings.source, settings.s3)
 
 
 def open_ledger(settings: Settings) -> Ledger:

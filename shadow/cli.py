@@ -225,7 +225,7 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from shadow.judge import first_divergence
+    from shadow.judging.judge import first_divergence
     from shadow.render import render_diff
 
     _, j, _ = _judge_stored(args, persist=False)
@@ -248,7 +248,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from shadow.demo import write_demo
+    from shadow.corpora.demo import write_demo
 
     now = parse_now(args.now)
     at = (
@@ -274,7 +274,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _scenario(args: argparse.Namespace, at: datetime) -> int:
-    from shadow.scenarios import SCENARIOS, write_scenario
+    from shadow.corpora.scenarios import SCENARIOS, write_scenario
 
     if args.scenario not in SCENARIOS:
         raise ShadowError(
@@ -304,7 +304,7 @@ def _scenario(args: argparse.Namespace, at: datetime) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from shadow.bootstrap import engine_options
-    from shadow.report import Report, merge_reports
+    from shadow.judging.report import Report, merge_reports
 
     if bool(args.reports) == bool(args.shards):
         raise ShadowError("merge needs either shard report files or --shards N, not both")
@@ -327,8 +327,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
     """Each shard's report, judged from its own schema of the shared PostgreSQL ledger."""
     from shadow.bootstrap import make_engine
-    from shadow.dburl import is_postgres, mask_url
-    from shadow.ledger_backends import postgres_schema_exists, schema_for
+    from shadow.ledger.backends import postgres_schema_exists, schema_for
+    from shadow.ledger.dburl import is_postgres, mask_url
 
     count = args.shards
     if count < 1:
@@ -374,7 +374,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from shadow.daemon import serve
+    from shadow.serve.daemon import serve
 
     return serve(_settings(args))
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -29,11 +29,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from shadow.dburl import is_postgres, mask_url
+from shadow.collectors.settings import S3Settings
+from shadow.core.layout import Layout
+from shadow.core.pairing import PairBy
+from shadow.core.profiles import SHIPPED, Profile
 from shadow.errors import ConfigError
-from shadow.layout import Layout
-from shadow.pairing import PairBy
-from shadow.profiles import SHIPPED, Profile
+from shadow.ledger.dburl import is_postgres, mask_url
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
 
@@ -61,21 +62,6 @@ class SLOSettings(BaseModel):
     p95_ms: float | None = Field(None, gt=0)
 
 
-class S3Settings(BaseModel):
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    access_key_id: SecretStr | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    addressing_style: Literal["path", "virtual", "auto"] = "path"
-    concurrency: int = Field(16, ge=1, le=256)
-    versioned: Literal["auto", "on", "off"] = "auto"
-    connect_timeout_seconds: float = Field(5.0, gt=0)
-    read_timeout_seconds: float = Field(30.0, gt=0)
-    max_attempts: int = Field(4, ge=1, le=20)
-    list_page_size: int = Field(1000, ge=1, le=1000)  # keys per ListObjectsV2 page (S3's max)
-
-
 class ScheduleSettings(BaseModel):
     stratum: str = Field(min_length=1)
     cron: str
@@ -85,7 +71,7 @@ class ScheduleSettings(BaseModel):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from shadow.schedules import valid_cron
+        from shadow.core.schedules import valid_cron
 
         if not valid_cron(v):
             raise ValueError("not a 5-field cron expression such as '0 12 * * *'")

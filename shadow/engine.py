@@ -22,22 +22,23 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shadow import normalize as normalize_rules
-from shadow import runcodec
-from shadow.assemble import RunObjects, assemble, group_objects, needs_body
 from shadow.collectors import ListedObject, Source
+from shadow.core import normalize as normalize_rules
+from shadow.core.assemble import RunObjects, assemble, group_objects, needs_body
+from shadow.core.layout import KeyLayout, ObjectKind, Side
+from shadow.core.normalize import NormalizeOptions, normalize
+from shadow.core.objects import StoredObject
+from shadow.core.pairing import Grouped, PairBy, group_runs, shard_of
+from shadow.core.profiles import GARDEN, Profile, translate
+from shadow.core.records import Rejected, parse_json
+from shadow.core.runs import NormalizedRun
+from shadow.core.vocabulary import RunState
+from shadow.core.waivers import Waiver
 from shadow.errors import SourceError, StoreError
-from shadow.judge import Judgement, JudgeOptions, judge
-from shadow.layout import KeyLayout, ObjectKind, Side
-from shadow.normalize import NormalizeOptions, normalize
-from shadow.normalized import NormalizedRun
-from shadow.pairing import Grouped, PairBy, group_runs, shard_of
-from shadow.profiles import GARDEN, Profile, translate
-from shadow.records import Rejected, parse_json
-from shadow.report import Report, build_report, with_runs_of
-from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
-from shadow.vocabulary import RunState
-from shadow.waivers import Waiver
+from shadow.judging.judge import Judgement, JudgeOptions, judge
+from shadow.judging.report import Report, build_report, with_runs_of
+from shadow.ledger import runcodec
+from shadow.ledger.store import Ledger, ResultRow, VerdictRow
 
 log = logging.getLogger("shadow.engine")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shadow.fielddiff import field_differences
-from shadow.findings import Finding, Severity
-from shadow.normalized import NormalizedRun
-from shadow.report import Report
+from shadow.core.fielddiff import field_differences
+from shadow.core.findings import Finding, Severity
+from shadow.core.runs import NormalizedRun
+from shadow.judging.report import Report
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "·"}
 

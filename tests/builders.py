@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from shadow.evidence import HistoryMode
-from shadow.findings import Finding
-from shadow.layout import Side
-from shadow.normalized import NormalizedRun, NormStep, RetryInfo
-from shadow.pairing import PairState
-from shadow.results import PairResult, outcome_of
-from shadow.vocabulary import RunState, StepState, run_error_class
+from shadow.core.evidence import HistoryMode
+from shadow.core.findings import Finding
+from shadow.core.layout import Side
+from shadow.core.pairing import PairState
+from shadow.core.results import PairResult, outcome_of
+from shadow.core.runs import NormalizedRun, NormStep, RetryInfo
+from shadow.core.vocabulary import RunState, StepState, run_error_class
 
 T0 = 1_772_000_000.0  # 2026-02-25
 PIPELINE = (

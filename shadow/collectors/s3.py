@@ -33,7 +33,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shadow.collectors import ListedObject, ObjectVersion
-from shadow.config import Settings
+from shadow.collectors.settings import S3Settings
 from shadow.errors import ConfigError, SourceError
 
 # Everything a request can fail with, from botocore's modeled errors to the socket.
@@ -105,14 +105,13 @@ class S3Source:
         return f"S3Source({self.description!r})"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3Source:
-        rest = settings.source[len("s3://") :]
+    def from_settings(cls, source: str, s3: S3Settings) -> S3Source:
+        rest = source[len("s3://") :]
         bucket, _, prefix = rest.partition("/")
         if not bucket:
             raise ConfigError(
                 "setting source (SHADOW_SOURCE): s3:// needs a bucket, e.g. s3://runs-bucket/"
             )
-        s3 = settings.s3
         creds = None
         if s3.access_key_id is not None and s3.secret_access_key is not None:
             token = s3.session_token.get_secret_value() if s3.session_token else None

@@ -20,9 +20,9 @@ from shadow.comparators import (
     timing,
 )
 from shadow.comparators.options import CompareOptions
-from shadow.findings import Finding
-from shadow.normalized import NormalizedRun
-from shadow.pairing import Pair
+from shadow.core.findings import Finding
+from shadow.core.pairing import Pair
+from shadow.core.runs import NormalizedRun
 
 
 class PairComparator(Protocol):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.pairing import Pair, PairState
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.pairing import Pair, PairState
 
 
 def _finding(pair: Pair) -> Finding | None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.normalized import NormalizedRun
-from shadow.pairing import Pair
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.pairing import Pair
+from shadow.core.runs import NormalizedRun
 
 Interval = tuple[float, float]
 

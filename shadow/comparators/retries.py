@@ -6,9 +6,9 @@ Attempt counts and back-off are orchestrator policy: a different count is info, 
 from __future__ import annotations
 
 from shadow.comparators.options import CompareOptions
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.normalized import NormalizedRun, RetryInfo
-from shadow.vocabulary import same_error
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.runs import NormalizedRun, RetryInfo
+from shadow.core.vocabulary import same_error
 
 
 def _f(

@@ -4,8 +4,8 @@ leak no vendor-specific top-level field outside `_orchestrator_meta`."""
 from __future__ import annotations
 
 from shadow.comparators.options import CompareOptions
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.normalized import NormalizedRun
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.runs import NormalizedRun
 
 
 def candidate_effects(candidate: NormalizedRun) -> list[Finding]:

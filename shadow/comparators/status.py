@@ -10,11 +10,11 @@ from __future__ import annotations
 from itertools import pairwise
 
 from shadow.comparators.options import CompareOptions
-from shadow.evidence import HistoryMode
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.layout import Side
-from shadow.normalized import NormalizedRun, remember
-from shadow.vocabulary import RunState, is_allowed
+from shadow.core.evidence import HistoryMode
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.layout import Side
+from shadow.core.runs import NormalizedRun, remember
+from shadow.core.vocabulary import RunState, is_allowed
 
 
 def _f(

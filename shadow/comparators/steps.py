@@ -11,9 +11,9 @@ must stay separate, each with its own idempotency key and retries, is judged on 
 from __future__ import annotations
 
 from shadow.comparators.options import CompareOptions
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.normalized import NormalizedRun, NormStep
-from shadow.vocabulary import StepState, same_error
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.runs import NormalizedRun, NormStep
+from shadow.core.vocabulary import StepState, same_error
 
 Tag = tuple[str, int]  # (step name, occurrence)
 

@@ -8,8 +8,8 @@ unless it lost no more than `timing_slack_ms`: steps of a few milliseconds swing
 from __future__ import annotations
 
 from shadow.comparators.options import CompareOptions
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.normalized import NormalizedRun
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.runs import NormalizedRun
 
 
 def ratio(primary_ms: float | None, candidate_ms: float | None) -> float | None:

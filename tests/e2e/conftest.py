@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shadow.cli import main
-from shadow.demo import DemoCorpus, write_demo
+from shadow.corpora.demo import DemoCorpus, write_demo
 from tests.snapshots import tree_unchanged
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

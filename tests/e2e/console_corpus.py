@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from shadow.demo import DemoCorpus, write_demo
+from shadow.corpora.demo import DemoCorpus, write_demo
 from tests.e2e.conftest import NOW
 
 HOSTILE_ID = "run-<img src=x onerror=window.__xss=1>"

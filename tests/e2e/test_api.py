@@ -10,11 +10,11 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from shadow.api import create_app
 from shadow.config import load_settings
-from shadow.daemon import build_service
-from shadow.demo import write_demo
-from shadow.service import Service
+from shadow.corpora.demo import write_demo
+from shadow.serve.api import create_app
+from shadow.serve.daemon import build_service
+from shadow.serve.service import Service
 from tests.e2e.conftest import NOW
 
 TOKEN = "s3cr3t-api-token"

@@ -12,12 +12,12 @@ import pytest
 from markupsafe import escape
 from prometheus_client import CollectorRegistry
 
-from shadow.api import create_app
 from shadow.config import load_settings
-from shadow.daemon import build_service
-from shadow.demo import DemoCorpus
-from shadow.report import Report
-from shadow.service import Service
+from shadow.corpora.demo import DemoCorpus
+from shadow.judging.report import Report
+from shadow.serve.api import create_app
+from shadow.serve.daemon import build_service
+from shadow.serve.service import Service
 from tests.e2e.conftest import NOW
 from tests.e2e.console_corpus import HOSTILE_ERROR, HOSTILE_ID, WAIVERS, console_corpus
 

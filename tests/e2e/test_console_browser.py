@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from shadow.demo import DemoCorpus
+from shadow.corpora.demo import DemoCorpus
 from tests.e2e.console_corpus import HOSTILE_ERROR, HOSTILE_ID, WAIVERS, console_corpus
 from tests.e2e.test_daemon import free_port, start_serve, wait_for
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shadow.demo import write_demo
+from shadow.corpora.demo import write_demo
 from tests.snapshots import tree_unchanged
 
 

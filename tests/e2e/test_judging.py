@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shadow.cli import main
-from shadow.findings import Severity
+from shadow.core.findings import Severity
 from tests.e2e.conftest import NOW_ISO, ScanFactory
 
 

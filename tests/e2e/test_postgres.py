@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from shadow.cli import main
 from shadow.config import load_settings
-from shadow.daemon import build_service
-from shadow.demo import write_demo
-from shadow.ledger_backends import postgres_schema_exists
+from shadow.corpora.demo import write_demo
+from shadow.ledger.backends import postgres_schema_exists
+from shadow.serve.daemon import build_service
 from tests.e2e.conftest import NOW, NOW_ISO
 from tests.pgserver import PASSWORD, PgServer
 from tests.snapshots import tree_unchanged

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from shadow.demo import write_demo
+from shadow.corpora.demo import write_demo
 from tests.e2e.test_daemon import free_port, start_serve, wait_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from shadow.cli import main
-from shadow.findings import Severity
-from shadow.scenarios import ScenarioCorpus, write_scenario
+from shadow.core.findings import Severity
+from shadow.corpora.scenarios import ScenarioCorpus, write_scenario
 from tests.e2e.conftest import NOW, NOW_ISO
 
 # Small corpora keep each test to seconds; the CLI's defaults are larger.

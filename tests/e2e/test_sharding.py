@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shadow.cli import main
-from shadow.demo import write_demo
+from shadow.corpora.demo import write_demo
 from tests.e2e.conftest import NOW, NOW_ISO
 from tests.snapshots import tree_unchanged
 

@@ -10,9 +10,9 @@ import pytest
 
 from shadow.cli import main
 from shadow.config import load_settings
+from shadow.core.profiles import translate
+from shadow.core.records import StatusRecord, validate
 from shadow.errors import ConfigError
-from shadow.profiles import translate
-from shadow.records import StatusRecord, validate
 
 REPO = Path(__file__).resolve().parents[2]
 

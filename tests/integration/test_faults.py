@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from shadow.bootstrap import make_engine
-from shadow.demo import write_demo
-from shadow.report import Report
+from shadow.corpora.demo import write_demo
+from shadow.judging.report import Report
 from tests.e2e.conftest import NOW
 from tests.integration.conftest import settings_for
 from tests.integration.faultproxy import FaultProxy

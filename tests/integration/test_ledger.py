@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
-from shadow import normalize as normalize_rules
 from shadow.bootstrap import make_engine
 from shadow.cli import main
 from shadow.config import load_settings
-from shadow.demo import write_demo
+from shadow.core import normalize as normalize_rules
+from shadow.core.objects import StoredObject
+from shadow.corpora.demo import write_demo
 from shadow.engine import Engine
 from shadow.errors import StoreError
-from shadow.store import Ledger, ResultRow, StoredObject, VerdictRow
+from shadow.ledger.store import Ledger, ResultRow, VerdictRow
 from tests.e2e.conftest import NOW
 from tests.pgserver import PASSWORD, PgServer
 

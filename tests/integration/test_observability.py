@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
-from shadow.demo import write_demo
-from shadow.metrics import ShadowMetrics
+from shadow.corpora.demo import write_demo
+from shadow.serve.metrics import ShadowMetrics
 from tests.e2e.conftest import NOW
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,12 +11,17 @@ import pytest
 
 from shadow.bootstrap import make_engine
 from shadow.collectors.s3 import S3Source
-from shadow.demo import write_demo
+from shadow.corpora.demo import write_demo
 from shadow.engine import CycleSummary, Engine
 from shadow.errors import SourceError
 from tests.e2e.conftest import NOW
 from tests.integration.conftest import BUCKET, SECRET_KEY, settings_for
 from tests.snapshots import bucket_unchanged
+
+
+def _s3(settings: Any) -> S3Source:
+    """The S3 source the daemon would build from these settings."""
+    return S3Source.from_settings(settings.source, settings.s3)
 
 
 def upload_tree(s3: Any, root: Path, prefix: str = "") -> int:
@@ -53,7 +58,7 @@ async def test_listing_pages_and_etags_match_the_server(
     """Listing walks every page and reports the server's ETag without quotes."""
     for i in range(7):
         s3.put_object(Bucket=BUCKET, Key=f"runs/r{i}/status.json", Body=b"{}")
-    source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
+    source = _s3(settings_for(s3_endpoint, tmp_path))
     source._page_size = 3
     with bucket_unchanged(s3):
         try:
@@ -75,7 +80,7 @@ async def test_versions_come_back_oldest_first(s3: Any, s3_endpoint: str, tmp_pa
             Bucket=BUCKET, Key="runs/r1/status.json", Body=json.dumps({"status": state}).encode()
         )
     s3.put_object(Bucket=BUCKET, Key="runs/r1/status.json.bak", Body=b"{}")
-    source = S3Source.from_settings(settings_for(s3_endpoint, tmp_path))
+    source = _s3(settings_for(s3_endpoint, tmp_path))
     with bucket_unchanged(s3):
         try:
             versions = await source.list_versions("runs/r1/status.json")
@@ -93,10 +98,8 @@ async def test_missing_bucket_and_dead_endpoint_are_classified_without_secrets(
     s3: Any, s3_endpoint: str, tmp_path: Path
 ) -> None:
     """A wrong bucket is not_found naming the bucket; a closed port is a connection error."""
-    missing = S3Source.from_settings(
-        settings_for(s3_endpoint, tmp_path, source="s3://no-such-bucket/")
-    )
-    dead = S3Source.from_settings(
+    missing = _s3(settings_for(s3_endpoint, tmp_path, source="s3://no-such-bucket/"))
+    dead = _s3(
         settings_for(
             "http://127.0.0.1:1", tmp_path, s3={"max_attempts": 1, "connect_timeout_seconds": 0.5}
         )
@@ -210,8 +213,8 @@ async def test_hostile_keys_are_data_never_paths_or_sql(
     import httpx
     from prometheus_client import CollectorRegistry
 
-    from shadow.api import create_app
-    from shadow.daemon import build_service
+    from shadow.serve.api import create_app
+    from shadow.serve.daemon import build_service
 
     corpus = write_demo(tmp_path / "demo", now=NOW, runs=30, days=3)
     upload_tree(s3, corpus.root)

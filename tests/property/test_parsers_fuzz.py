@@ -7,11 +7,12 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shadow.assemble import RunObjects, assemble, group_objects
-from shadow.layout import KeyLayout, Layout, parse_step_file
-from shadow.normalize import NormalizeOptions, normalize
-from shadow.profiles import SHIPPED, translate
-from shadow.records import (
+from shadow.core.assemble import RunObjects, assemble, group_objects
+from shadow.core.layout import KeyLayout, Layout, parse_step_file
+from shadow.core.normalize import NormalizeOptions, normalize
+from shadow.core.objects import StoredObject
+from shadow.core.profiles import SHIPPED, translate
+from shadow.core.records import (
     ManifestRecord,
     Rejected,
     StatusRecord,
@@ -19,7 +20,6 @@ from shadow.records import (
     load_object,
     validate,
 )
-from shadow.store import StoredObject
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),

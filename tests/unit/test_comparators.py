@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 
 from shadow.comparators import CompareOptions, compare_pair, completeness, concurrency
-from shadow.evidence import HistoryMode
-from shadow.findings import Dimension, Kind, Severity
-from shadow.layout import Side
-from shadow.normalized import NormalizedRun, NormStep, RetryInfo
-from shadow.pairing import Pair, PairState
-from shadow.vocabulary import RunState, StepState
+from shadow.core.evidence import HistoryMode
+from shadow.core.findings import Dimension, Kind, Severity
+from shadow.core.layout import Side
+from shadow.core.pairing import Pair, PairState
+from shadow.core.runs import NormalizedRun, NormStep, RetryInfo
+from shadow.core.vocabulary import RunState, StepState
 from tests.builders import T0, reordered, run, steps, twin, with_ms
 
 OPTS = CompareOptions()

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shadow.console import _steps, _timeline, held_for
-from shadow.normalized import NormalizedRun
-from shadow.vocabulary import RunState, StepState
+from shadow.core.runs import NormalizedRun
+from shadow.core.vocabulary import RunState, StepState
+from shadow.serve.views import _steps, _timeline, held_for
 from tests.builders import reordered, run, twin
 
 P = run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadow.dburl import is_postgres, mask_url, secrets_of
+from shadow.ledger.dburl import is_postgres, mask_url, secrets_of
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shadow.demo import AGENTS, MARKER, DemoCorpus, write_clean, write_demo
-from shadow.findings import Dimension, Kind
+from shadow.core.findings import Dimension, Kind
+from shadow.corpora.demo import AGENTS, MARKER, DemoCorpus, write_clean, write_demo
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUFFIX = "-dryrun"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shadow.fielddiff import field_differences
-from shadow.normalized import NormStep
-from shadow.vocabulary import RunState, StepState
+from shadow.core.fielddiff import field_differences
+from shadow.core.runs import NormStep
+from shadow.core.vocabulary import RunState, StepState
 from tests.builders import run, steps, twin
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shadow.findings import Kind
-from shadow.judge import JudgeOptions, judge
-from shadow.layout import Side
-from shadow.normalized import NormalizedRun
-from shadow.verdict import Thresholds, Verdict
-from shadow.vocabulary import RunState
+from shadow.core.findings import Kind
+from shadow.core.layout import Side
+from shadow.core.runs import NormalizedRun
+from shadow.core.vocabulary import RunState
+from shadow.judging.judge import JudgeOptions, judge
+from shadow.judging.verdict import Thresholds, Verdict
 from tests.builders import T0, run, twin
 
 DAY = 86400.0

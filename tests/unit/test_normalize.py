@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shadow.assemble import assemble, group_objects
-from shadow.findings import Kind, Severity
-from shadow.layout import KeyLayout, Layout
-from shadow.normalize import NormalizeOptions, normalize
-from shadow.normalized import NormalizedRun
-from shadow.records import RejectReason
-from shadow.store import StoredObject
-from shadow.vocabulary import RunState, StepState
+from shadow.core.assemble import assemble, group_objects
+from shadow.core.findings import Kind, Severity
+from shadow.core.layout import KeyLayout, Layout
+from shadow.core.normalize import NormalizeOptions, normalize
+from shadow.core.objects import StoredObject
+from shadow.core.records import RejectReason
+from shadow.core.runs import NormalizedRun
+from shadow.core.vocabulary import RunState, StepState
 
 MAX = 1024 * 1024
 OPTS = NormalizeOptions()

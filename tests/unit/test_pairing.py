@@ -6,10 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.layout import Side
-from shadow.normalized import NormalizedRun
-from shadow.pairing import (
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.layout import Side
+from shadow.core.pairing import (
     PairBy,
     PairingOptions,
     PairState,
@@ -18,7 +17,8 @@ from shadow.pairing import (
     pair_runs,
     shard_of,
 )
-from shadow.vocabulary import RunState
+from shadow.core.runs import NormalizedRun
+from shadow.core.vocabulary import RunState
 from tests.builders import T0, run, twin
 
 OPTS = PairingOptions(grace_s=900, run_timeout_s=600)

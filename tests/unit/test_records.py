@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from shadow.layout import KeyLayout, Layout, ObjectKind, Side, parse_step_file
-from shadow.profiles import SHIPPED, translate
-from shadow.records import (
+from shadow.core.layout import KeyLayout, Layout, ObjectKind, Side, parse_step_file
+from shadow.core.profiles import SHIPPED, translate
+from shadow.core.records import (
     ManifestRecord,
     Rejected,
     RejectReason,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from shadow import runcodec
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
-from shadow.demo import write_demo
-from shadow.normalized import NormalizedRun
+from shadow.core.runs import NormalizedRun
+from shadow.corpora.demo import write_demo
+from shadow.ledger import runcodec
 from tests.e2e.conftest import NOW
 
 
@@ -72,7 +72,7 @@ def test_runs_held_in_memory_share_recurring_values_and_still_compare_by_content
 ) -> None:
     """Twins share one pipeline shape and history; the sharing table never grows past its bound,
     and runs built beyond it still compare equal or unequal exactly as before."""
-    from shadow import normalized
+    from shadow.core import runs as normalized
     from tests.builders import run, steps, twin
 
     primary = run("r1")

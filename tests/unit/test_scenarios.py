@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shadow.profiles import SHIPPED, translate
-from shadow.records import ManifestRecord, StatusRecord, StepRecord, validate
-from shadow.scenarios import encode, write_scenario
+from shadow.core.profiles import SHIPPED, translate
+from shadow.core.records import ManifestRecord, StatusRecord, StepRecord, validate
+from shadow.corpora.scenarios import encode, write_scenario
 
 AT = datetime(2026, 2, 20, 9, 30, 15, 250000, tzinfo=UTC)
 STATUS = {

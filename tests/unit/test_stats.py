@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from shadow.stats import median_upper_bound, quantile, ratio_summary
+from shadow.core.stats import median_upper_bound, quantile, ratio_summary
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.pairing import PairState
-from shadow.verdict import LatencySLO, Thresholds, Verdict, judge_readiness
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.pairing import PairState
+from shadow.judging.verdict import LatencySLO, Thresholds, Verdict, judge_readiness
 from tests.builders import T0, result
 
 DAY = 86400.0

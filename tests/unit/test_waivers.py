@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.waivers import WaiverSet, load_waivers, parse_waivers
 from shadow.errors import ConfigError
-from shadow.findings import Dimension, Finding, Kind, Severity
-from shadow.waivers import WaiverSet, load_waivers, parse_waivers
 
 F = Finding(
     dimension=Dimension.STEPS,

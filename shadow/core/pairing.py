@@ -1,0 +1,215 @@
+"""Pairing: which state each pairing key is in, with time as an input.
+
+Rules (spec sections 2 and 7, report.md `state`):
+- paired: both sides present and terminal.
+- pending: the primary is not terminal yet, or its twin may still arrive (or finish) within
+  the grace period after the primary ended.
+- primary_only (a lost message): the primary ended more than `grace` ago and has no twin.
+- candidate_only (an orphan): a twin whose primary never appeared within the grace period.
+- stuck: a side that is non-terminal past the run timeout plus grace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shadow.core.findings import Dimension, Finding, Kind, Severity
+from shadow.core.layout import Side
+from shadow.core.runs import NormalizedRun
+
+
+class PairState(StrEnum):
+    PAIRED = "paired"
+    PRIMARY_ONLY = "primary_only"
+    CANDIDATE_ONLY = "candidate_only"
+    PENDING = "pending"
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True, slots=True)
+class PairingOptions:
+    grace_s: float = 900.0
+    run_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    key: str
+    primary: NormalizedRun | None
+    candidate: NormalizedRun | None
+    state: PairState
+
+    @property
+    def agent(self) -> str:
+        run = self.primary or self.candidate
+        return run.agent if run else "unknown"
+
+    @property
+    def start(self) -> float | None:
+        """When the primary run started, as its status says; None without a primary or before it
+        ran. Spec section 9: the evidence window spans the primary run starts observed, so a run
+        that never started (or a twin alone) must not stretch it with the time shadow saw it."""
+        return self.primary.started_at if self.primary is not None else None
+
+
+def _began(run: NormalizedRun) -> float:
+    return run.started_at if run.started_at is not None else run.first_seen
+
+
+def _ended(run: NormalizedRun) -> float:
+    return run.finished_at if run.finished_at is not None else run.first_seen
+
+
+def _settling(run: NormalizedRun, now: float, opts: PairingOptions) -> bool:
+    """A finished run whose status counts more steps than the store lists, read within the grace
+    period: a stale listing (spec section 3), judged once it has had time to settle."""
+    return now - _ended(run) <= opts.grace_s and any(
+        f.kind is Kind.STEPS_COMPLETED_EXCEEDS_FILES for f in run.input_findings
+    )
+
+
+def _is_stuck(run: NormalizedRun, now: float, opts: PairingOptions) -> bool:
+    return not run.terminal and now - _began(run) > opts.run_timeout_s + opts.grace_s
+
+
+def classify(
+    primary: NormalizedRun | None,
+    candidate: NormalizedRun | None,
+    now: float,
+    opts: PairingOptions,
+) -> PairState:
+    present = [r for r in (primary, candidate) if r is not None]
+    if any(_is_stuck(r, now, opts) for r in present):
+        return PairState.STUCK
+    if primary is not None and candidate is not None:
+        both_done = primary.terminal and candidate.terminal
+        if both_done and (_settling(primary, now, opts) or _settling(candidate, now, opts)):
+            return PairState.PENDING
+        return PairState.PAIRED if both_done else PairState.PENDING
+    if primary is not None:
+        late = primary.terminal and now - _ended(primary) > opts.grace_s
+        return PairState.PRIMARY_ONLY if late else PairState.PENDING
+    if candidate is not None:
+        late = now - _began(candidate) > opts.grace_s and candidate.terminal
+        return PairState.CANDIDATE_ONLY if late else PairState.PENDING
+    raise ValueError("a pair needs at least one side")
+
+
+def pair_runs(
+    runs: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]],
+    now: float,
+    opts: PairingOptions,
+    held: frozenset[str] = frozenset(),
+) -> list[Pair]:
+    """Classify every pairing key; the result is sorted by key for a stable report.
+
+    `held` keys had an object the store could not read this cycle: their evidence is
+    incomplete, so they stay pending until a scan reads them.
+    """
+    return [
+        Pair(key, p, c, PairState.PENDING if key in held else classify(p, c, now, opts))
+        for key, (p, c) in sorted(runs.items())
+    ]
+
+
+class PairBy(StrEnum):
+    RUN_ID = "run_id"  # the run directory's id, suffix removed (spec section 2)
+    IDEMPOTENCY_KEY = "idempotency_key"  # a record field, e.g. a chat update id or message id
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]]
+    duplicates: dict[str, list[Finding]]
+    # Run directories whose key is not their plain pairing key (the same id under two agents).
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def key_of(self, run_dir: str, pairing_key: str) -> str:
+        return self.renamed.get(run_dir, pairing_key)
+
+
+def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Grouped:
+    """One run per side and key; extra runs are duplicates, reported and never paired.
+
+    The earliest run (by start, then directory) is the one judged, so a replayed message
+    does not change which twin is compared, and duplicates never inflate pair counts.
+    By run id, a twin pairs only beside its primary (spec section 9: in the per-agent layout,
+    in the same `agents/<slug>/runs/`); the same id under two agents' directories is two runs.
+    The plain id stays with the primary (the earliest home holding one), so a twin appearing
+    under another agent never renames it; every other home's runs are keyed `<id>@<slug>`.
+    """
+    buckets: dict[tuple[str, str], tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
+    homes: dict[str, set[str]] = {}
+    for run in runs:
+        if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
+            bucket = (run.idempotency_key, "")  # a chat update id, a message id: any directory
+        else:
+            bucket = (run.pairing_key, _home(run.run_dir))
+            homes.setdefault(bucket[0], set()).add(bucket[1])
+        lists = buckets.get(bucket) or buckets.setdefault(bucket, ([], []))
+        lists[0 if run.side is Side.PRIMARY else 1].append(run)
+    keeps_plain: dict[str, str] = {}  # for an id under several homes: the first with a primary
+    for (plain, home), (prim, _) in buckets.items():
+        if prim and len(homes.get(plain, ())) > 1:
+            keeps_plain[plain] = min(home, keeps_plain.get(plain, home))
+    for plain, seen in homes.items():
+        if len(seen) > 1:
+            keeps_plain.setdefault(plain, "")  # twins only: every home is renamed
+    merged: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
+    renamed: dict[str, str] = {}
+    for (plain, home), (prim, cand) in buckets.items():
+        key = plain
+        if plain in keeps_plain and home != keeps_plain[plain]:
+            key = f"{plain}@{_slug(home)}"
+            renamed.update((r.run_dir, key) for r in (*prim, *cand))
+        # An idempotency key equal to a run id lands with that run id's bucket: one pair.
+        into = merged.setdefault(key, ([], []))
+        into[0].extend(prim)
+        into[1].extend(cand)
+    sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
+    dupes: dict[str, list[Finding]] = {}
+    for key, (prim, cand) in merged.items():
+        prim.sort(key=_order)
+        cand.sort(key=_order)
+        sides[key] = (prim[0] if prim else None, cand[0] if cand else None)
+        for extra in (*prim[1:], *cand[1:]):
+            dupes.setdefault(key, []).append(_duplicate(key, extra, prim[:1] + cand[:1]))
+    return Grouped(sides, dupes, renamed)
+
+
+def _home(run_dir: str) -> str:
+    """The directory holding a run's directory: `runs`, or `agents/<slug>/runs`."""
+    return run_dir.rstrip("/").rpartition("/")[0]
+
+
+def _slug(home: str) -> str:
+    """`<slug>` of `[prefix]agents/<slug>/runs`."""
+    return home.rpartition("/")[0].rpartition("/")[2] or home
+
+
+def _order(run: NormalizedRun) -> tuple[float, str]:
+    return (_began(run), run.run_dir)
+
+
+def _duplicate(key: str, extra: NormalizedRun, kept: list[NormalizedRun]) -> Finding:
+    first = next((r for r in kept if r.side is extra.side), None)
+    return Finding(
+        dimension=Dimension.COMPLETENESS,
+        kind=Kind.DUPLICATE_RUN,
+        severity=Severity.ERROR,
+        path=extra.side.value,
+        subject=extra.side.value,
+        primary=extra.run_dir if extra.side is Side.PRIMARY else None,
+        candidate=extra.run_dir if extra.side is Side.CANDIDATE else None,
+        message=f"{key} ran more than once on the {extra.side.value} side ({extra.run_dir} "
+        f"besides {first.run_dir if first else '?'}): idempotency is broken",
+    )
+
+
+def shard_of(pairing_key: str, count: int) -> int:
+    """A stable shard for a pairing key: both twins of a run land in the same shard."""
+    digest = hashlib.blake2b(pairing_key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count

@@ -1,0 +1,104 @@
+"""Expected cron schedules: a scheduled run that happened on neither or only one side.
+
+Rules: for each configured schedule, every fire time inside the evidence window and at least
+`tolerance` before now is expected on both sides as a run of that stratum (agent or job type)
+starting within `tolerance` after the fire time. A fire time without such a run on a side is a
+miss on that side. Pure: fire times come from croniter, a calculator, not a clock.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from croniter import croniter
+
+from shadow.core.layout import Side
+from shadow.core.runs import NormalizedRun
+
+
+class ScheduleOutcome(StrEnum):
+    SEEN = "seen"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    stratum: str
+    cron: str
+    tolerance_s: float = 900.0
+    trigger: str | None = "cron"  # only runs with this trigger count; None: any trigger
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCheck:
+    stratum: str
+    cron: str
+    expected_at: float
+    primary: ScheduleOutcome
+    candidate: ScheduleOutcome
+
+    def missed_on(self, side: Side) -> bool:
+        outcome = self.primary if side is Side.PRIMARY else self.candidate
+        return outcome is ScheduleOutcome.MISSED
+
+
+def valid_cron(expr: str) -> bool:
+    return bool(croniter.is_valid(expr))
+
+
+def fire_times(cron: str, start: float, end: float) -> list[float]:
+    """Fire times t with start <= t <= end (UTC)."""
+    it = croniter(cron, datetime.fromtimestamp(start - 1, UTC))
+    out: list[float] = []
+    while True:
+        t = float(it.get_next(float))
+        if t > end:
+            return out
+        out.append(t)
+
+
+def _starts(runs: Iterable[NormalizedRun], sched: Schedule) -> dict[Side, list[float]]:
+    starts: dict[Side, list[float]] = {Side.PRIMARY: [], Side.CANDIDATE: []}
+    for run in runs:
+        if run.agent != sched.stratum or (
+            sched.trigger is not None and run.trigger != sched.trigger
+        ):
+            continue
+        at = run.started_at if run.started_at is not None else run.first_seen
+        starts[run.side].append(at)
+    return {side: sorted(v) for side, v in starts.items()}
+
+
+def _any_within(sorted_starts: list[float], lo: float, hi: float) -> bool:
+    i = bisect_left(sorted_starts, lo)
+    return i < len(sorted_starts) and sorted_starts[i] <= hi
+
+
+def check_schedules(
+    schedules: Sequence[Schedule],
+    runs: Sequence[NormalizedRun],
+    window_start: float | None,
+    now: float,
+) -> list[ScheduleCheck]:
+    """One check per expected fire time of each schedule inside the window."""
+    if window_start is None:
+        return []
+    out: list[ScheduleCheck] = []
+    for sched in schedules:
+        starts = _starts(runs, sched)
+        for t in fire_times(sched.cron, window_start, now - sched.tolerance_s):
+            seen = {side: _any_within(starts[side], t, t + sched.tolerance_s) for side in Side}
+            out.append(
+                ScheduleCheck(
+                    sched.stratum,
+                    sched.cron,
+                    t,
+                    ScheduleOutcome.SEEN if seen[Side.PRIMARY] else ScheduleOutcome.MISSED,
+                    ScheduleOutcome.SEEN if seen[Side.CANDIDATE] else ScheduleOutcome.MISSED,
+                )
+            )
+    return out

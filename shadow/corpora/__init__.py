@@ -1,0 +1,1 @@
+"""What `shadow demo` writes: the demo bucket and the migration scenarios' corpora."""

@@ -1,0 +1,1 @@
+"""Pure judging: comparators' findings -> waivers -> results -> verdict -> report."""

@@ -1,0 +1,185 @@
+"""Judging: normalized runs -> pairs -> findings -> waivers -> results and readiness.
+
+Pure: the store, the clock and the bucket are the engine's business. The same function serves
+`scan`, `rejudge` and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shadow.comparators import WINDOW, CompareOptions, compare_pair
+from shadow.comparators.side_effects import candidate_effects
+from shadow.comparators.timing import end_to_end, ratio
+from shadow.core.findings import DIMENSION_ORDER, Dimension, Finding, Kind, Severity
+from shadow.core.pairing import Pair, PairingOptions, PairState, pair_runs
+from shadow.core.results import PairResult, outcome_of
+from shadow.core.runs import NormalizedRun
+from shadow.core.schedules import Schedule, ScheduleCheck, check_schedules
+from shadow.core.waivers import Waiver, WaiverSet
+from shadow.judging.verdict import Readiness, Thresholds, judge_readiness
+
+RunSides = tuple[NormalizedRun | None, NormalizedRun | None]
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeOptions:
+    pairing: PairingOptions = field(default_factory=PairingOptions)
+    compare: CompareOptions = field(default_factory=CompareOptions)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    schedules: tuple[Schedule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    results: tuple[PairResult, ...]
+    pairs: dict[str, Pair]
+    readiness: Readiness
+    waiver_use: dict[str, int]
+    waiver_would_cover: dict[str, int]
+    unknown_fields: dict[str, int]
+    schedule_checks: tuple[ScheduleCheck, ...] = ()
+    schedule_findings: tuple[Finding, ...] = ()
+
+
+def pair_findings(pair: Pair, opts: CompareOptions) -> list[Finding]:
+    found: list[Finding] = []
+    for run in (pair.primary, pair.candidate):
+        if run is not None:
+            found.extend(run.input_findings)
+    if pair.state is PairState.PAIRED and pair.primary and pair.candidate:
+        found.extend(compare_pair(pair.primary, pair.candidate, opts))
+    elif pair.candidate is not None:
+        # A proposal written by a dry run is a violation the moment it exists, finished or not.
+        found.extend(candidate_effects(pair.candidate))
+    return found
+
+
+def unknown_field_findings(pairs: list[Pair]) -> tuple[dict[str, list[Finding]], dict[str, int]]:
+    """Spec section 3: each unknown field name is reported once, on the first run carrying it."""
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for pair in pairs:  # sorted by key, so "first" is stable whatever the scan order
+        for run in (pair.primary, pair.candidate):
+            for name in sorted(run.unknown_fields) if run else ():
+                counts[name] = counts.get(name, 0) + 1
+                first.setdefault(name, pair.key)
+    out: dict[str, list[Finding]] = {}
+    for name, key in first.items():
+        out.setdefault(key, []).append(
+            Finding(
+                dimension=Dimension.INPUT,
+                kind=Kind.UNKNOWN_FIELD,
+                severity=Severity.INFO,
+                path=name,
+                subject=name,
+                message=f"unknown top-level field {name!r} (seen on {counts[name]} run(s)); kept, not compared",
+            )
+        )
+    return out, counts
+
+
+def _sort_key(f: Finding) -> tuple[int, int, str]:
+    sev = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[f.severity]
+    return (DIMENSION_ORDER.index(f.dimension), sev, f.path)
+
+
+def judge(
+    runs: Mapping[str, RunSides],
+    now: float,
+    opts: JudgeOptions,
+    waivers: tuple[Waiver, ...] = (),
+    held: frozenset[str] = frozenset(),
+    duplicates: Mapping[str, list[Finding]] | None = None,
+) -> Judgement:
+    """Judge every pairing key; `duplicates` are findings for runs beyond the first per side."""
+    pairs = pair_runs(dict(runs), now, opts.pairing, held)
+    extra: list[Mapping[str, list[Finding]]] = [w(pairs, now) for w in WINDOW]
+    if duplicates:
+        extra.append(duplicates)
+    unknown, unknown_counts = unknown_field_findings(pairs)
+    extra.append(unknown)
+    ws = WaiverSet(waivers, datetime.fromtimestamp(now, UTC).date())
+    results = []
+    for pair in pairs:
+        found = pair_findings(pair, opts.compare)
+        for more in extra:
+            found.extend(more.get(pair.key, ()))
+        found = sorted(ws.apply(found, pair.agent, pair.key), key=_sort_key)
+        results.append(_result(pair, tuple(found), opts.compare.excluded_steps))
+    checks = _schedule_checks(pairs, now, opts)
+    missed: dict[str, list[str]] = {}
+    schedule_findings = []
+    for c in checks:
+        finding = missed_schedule_finding(c)
+        if finding is None:
+            continue
+        finding = ws.apply([finding], c.stratum, f"schedule:{c.stratum}")[0]
+        schedule_findings.append(finding)
+        if finding.blocking:
+            missed.setdefault(c.stratum, []).append(finding.path)
+    readiness = judge_readiness(results, opts.thresholds, missed)
+    return Judgement(
+        tuple(results),
+        {p.key: p for p in pairs},
+        readiness,
+        dict(ws.covered),
+        dict(ws.would_cover),
+        unknown_counts,
+        tuple(checks),
+        tuple(schedule_findings),
+    )
+
+
+def _schedule_checks(pairs: list[Pair], now: float, opts: JudgeOptions) -> list[ScheduleCheck]:
+    if not opts.schedules:
+        return []
+    runs = [r for p in pairs for r in (p.primary, p.candidate) if r is not None]
+    starts = [p.start for p in pairs if p.primary is not None and p.start is not None]
+    return check_schedules(opts.schedules, runs, min(starts) if starts else None, now)
+
+
+def missed_schedule_finding(c: ScheduleCheck) -> Finding | None:
+    """A completeness error for a fire time missing on either side."""
+    sides = [
+        s for s, o in (("primary", c.primary), ("candidate", c.candidate)) if o.value == "missed"
+    ]
+    if not sides:
+        return None
+    at = datetime.fromtimestamp(c.expected_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Finding(
+        dimension=Dimension.COMPLETENESS,
+        kind=Kind.MISSED_SCHEDULE,
+        severity=Severity.ERROR,
+        path=f"schedule {c.stratum}@{at}",
+        subject=c.stratum,
+        primary=c.primary.value,
+        candidate=c.candidate.value,
+        message=f"the {c.cron!r} run of {c.stratum} due {at} did not start on the {' and '.join(sides)} side",
+    )
+
+
+def _result(pair: Pair, findings: tuple[Finding, ...], excluded: frozenset[str]) -> PairResult:
+    p, c = pair.primary, pair.candidate
+    p_ms, c_ms = end_to_end(p, c, excluded) if p and c else (None, c.e2e_ms if c else None)
+    r = ratio(p_ms, c_ms) if pair.state is PairState.PAIRED else None
+    return PairResult(
+        key=pair.key,
+        agent=pair.agent,
+        state=pair.state,
+        outcome=outcome_of(pair.state, findings),
+        findings=findings,
+        start=pair.start,
+        duration_ratio=r,
+        has_retries=bool((p and p.retries) or (c and c.retries)),
+        candidate_ms=c_ms,
+    )
+
+
+def first_divergence(findings: tuple[Finding, ...]) -> Finding | None:
+    """The earliest error in walk order (status history, then steps, ...), else any finding."""
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    ranked = errors or list(findings)
+    return ranked[0] if ranked else None

@@ -1,0 +1,1 @@
+"""The ledger: what shadow has seen and judged, in SQLite or PostgreSQL."""

@@ -1,0 +1,1 @@
+"""What `shadow serve` adds: scheduler, HTTP API, console pages, metrics."""

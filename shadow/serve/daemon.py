@@ -1,0 +1,119 @@
+"""`shadow serve`: the scheduler, the HTTP server and their lifecycle, in one owner.
+
+APScheduler 3 runs `Service.cycle` every interval on the asyncio loop (one at a time, missed
+runs coalesced). On SIGTERM uvicorn runs the lifespan exit: stop scheduling, let the cycle in
+flight finish within `shutdown_grace_seconds`, close the source and the ledger, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from shadow.bootstrap import make_engine
+from shadow.config import Settings
+from shadow.serve.api import create_app
+from shadow.serve.metrics import ShadowMetrics
+from shadow.serve.service import Service
+
+log = logging.getLogger("shadow.serve.daemon")
+
+
+def build_service(settings: Settings, registry: CollectorRegistry | None = None) -> Service:
+    reg = registry if registry is not None else CollectorRegistry()
+    t = settings.thresholds
+    metrics = ShadowMetrics(
+        reg,
+        allow_agents=settings.agent_label_allowlist,
+        top_k=settings.agent_label_top_k,
+        parity_thresholds={"status": t.status, "steps": t.steps, "retries": t.retries},
+        timing_threshold=t.timing_ratio,
+        scan_interval_seconds=settings.scan_interval_seconds,
+        schedule_alert_window_seconds=settings.schedule_alert_window_seconds,
+    )
+    return Service(settings=settings, engine=make_engine(settings), metrics=metrics)
+
+
+def build_app(settings: Settings, service: Service | None = None) -> FastAPI:
+    svc = service if service is not None else build_service(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        interval = settings.scan_interval_seconds
+        scheduler.add_job(
+            svc.cycle,
+            "interval",
+            seconds=interval,
+            id="scan",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval)),
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        log.info(
+            "watching %s every %gs",
+            svc.engine.source.description if svc.engine.source else "-",
+            interval,
+        )
+        try:
+            yield
+        finally:
+            scheduler.pause()
+            try:
+                async with asyncio.timeout(settings.shutdown_grace_seconds):
+                    async with svc.lock:
+                        pass
+            except TimeoutError:
+                log.warning(
+                    "the cycle in flight did not finish within %gs; stopping anyway",
+                    settings.shutdown_grace_seconds,
+                )
+            scheduler.shutdown(wait=False)
+            await svc.close()
+            log.info("clean shutdown")
+
+    return create_app(svc, lifespan=lifespan)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after a graceful shutdown (exit status -15); a daemon whose
+    shutdown went well should exit 0, so shadow owns the signals instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(settings: Settings) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = build_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        access_log=False,
+    )
+    _Server(config).run()
+    return 0

@@ -1,0 +1,84 @@
+"""The running service: one engine, its metrics, the cycle lock, and bucket-notification hints.
+
+Owned by the daemon, read by the API. Cycles never overlap: `cycle()` holds a lock, and the
+scheduler is configured to skip (not queue) a run while one is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from shadow.config import Settings
+from shadow.engine import CycleSummary, Engine
+from shadow.errors import ShadowError
+from shadow.serve.metrics import ShadowMetrics
+
+log = logging.getLogger("shadow.serve.service")
+
+
+@dataclass(slots=True)
+class Health:
+    last_good_scan: float | None = None
+    last_cycle: float | None = None
+    last_error: str | None = None
+    cycles: int = 0
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    metrics: ShadowMetrics
+    health: Health = field(default_factory=Health)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    hints: set[str] = field(default_factory=set)
+
+    async def cycle(self, now: float | None = None) -> CycleSummary | None:
+        """One scan-and-judge cycle; errors are logged and counted, never raised to the scheduler."""
+        async with self.lock:
+            self.hints.clear()  # the full listing below covers every hinted key
+            try:
+                summary = await self.engine.run_cycle(now)
+            except ShadowError as exc:
+                self.health.last_error = str(exc)
+                log.error("scan cycle failed: %s", exc)
+                return None
+            self.metrics.update(summary)
+            self.health.cycles += 1
+            self.health.last_cycle = summary.finished
+            if summary.scan.ok and summary.head is not None:
+                self.health.last_good_scan = summary.finished
+                self.health.last_error = None
+            else:
+                self.health.last_error = "; ".join(summary.scan.error_messages[:3]) or "scan failed"
+                log.warning("scan incomplete: %s", self.health.last_error)
+            return summary
+
+    async def hinted(self, keys: list[str], now: float | None = None) -> CycleSummary | None:
+        """Targeted fetch of notified keys, then a judgement; skipped while a full cycle runs."""
+        self.hints.update(keys)
+        if self.lock.locked():
+            return None  # the cycle in flight lists everything anyway
+        async with self.lock:
+            pending, self.hints = sorted(self.hints), set()
+            try:
+                summary = await self.engine.run_hinted(pending, now)
+            except ShadowError as exc:
+                log.error("targeted fetch failed: %s", exc)
+                return None
+            self.metrics.update(summary)
+            return summary
+
+    def ready(self, now: float | None = None) -> bool:
+        """Ready while the last good scan is younger than three scan intervals."""
+        last = self.health.last_good_scan
+        at = now if now is not None else time.time()
+        return last is not None and at - last < 3 * self.settings.scan_interval_seconds
+
+    async def close(self) -> None:
+        if self.engine.source is not None:
+            await self.engine.source.close()
+        self.engine.ledger.close()
