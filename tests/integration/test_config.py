@@ -18,13 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def readme_config() -> str:
-    """The TOML block of the README's profiles section, exactly as a user would copy it."""
-    text = (REPO / "README.md").read_text()
+    """The TOML block of the profiles documentation, exactly as a user would copy it."""
+    text = (REPO / "docs/profiles.md").read_text()
     blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
     return next(b for b in blocks if "[profiles.cf-queues]" in b)
 
 
-def test_the_readme_profile_example_loads_and_translates(tmp_path: Path) -> None:
+def test_the_documented_profile_example_loads_and_translates(tmp_path: Path) -> None:
     """The documented custom profile is valid config and maps a queue record to a canonical one."""
     path = tmp_path / "shadow.toml"
     path.write_text(readme_config())
