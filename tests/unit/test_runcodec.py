@@ -21,7 +21,7 @@ def test_every_run_of_a_planted_corpus_round_trips_exactly(tmp_path: Path) -> No
     corpus = write_demo(tmp_path / "b", now=NOW)
     engine = make_engine(load_settings(source=f"dir:{corpus.root}", db=tmp_path / "s.db"))
     asyncio.run(engine.run_cycle(NOW.timestamp()))
-    cached = list(engine._cache.values())
+    cached = list(engine.runs._cache.values())
     assert any(rej for *_, rej in cached) and any(run.input_findings for _, _, run, _ in cached)
     for _, _, run, rejected in cached:
         again, again_rejected = runcodec.decode(runcodec.encode(run, rejected))
@@ -52,7 +52,7 @@ def test_values_orjson_refuses_still_round_trip(tmp_path: Path) -> None:
     corpus = write_demo(tmp_path / "b", now=NOW, runs=30, plant=False)
     engine = make_engine(load_settings(source=f"dir:{corpus.root}", db=tmp_path / "s.db"))
     asyncio.run(engine.run_cycle(NOW.timestamp()))
-    _, _, run, rejected = next(iter(engine._cache.values()))
+    _, _, run, rejected = next(iter(engine.runs._cache.values()))
     engine.ledger.close()
     odd = replace(run.steps[0], number=2**70, name="step-\udc80")
     exotic = replace(run, steps=(odd, *run.steps[1:]))
