@@ -45,9 +45,9 @@ class Config:
     selector: str = DEFAULT_SELECTOR
     runbook_url_base: str = ""
 
-    def s(self, *matchers: str) -> str:
-        """A selector body: the configured matcher plus the rule's own."""
-        return ", ".join((self.selector, *matchers))
+    def sel(self, *matchers: str) -> str:
+        """A selector: the configured matcher plus the rule's own."""
+        return "{" + ", ".join((self.selector, *matchers)) + "}"
 
 
 def alert(
@@ -77,16 +77,14 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         "{{ $value }} expected cron run(s) of {{ $labels.stratum }} are missing on the "
         "{{ $labels.side }} side past the tolerance."
     )
-    missed_summary = (
-        "shadow: a scheduled {{ $labels.stratum }} run did not happen on the {{ $labels.side }} side"
-    )
+    missed_summary = "shadow: a scheduled {{ $labels.stratum }} run did not happen on the {{ $labels.side }} side"
     return [
         alert(
             cfg,
             "ShadowParityBelowThreshold",
-            f"shadow_parity_ratio{{{cfg.s()}}}\n"
+            f"shadow_parity_ratio{cfg.sel()}\n"
             "  < on(job, instance, dimension) group_left\n"
-            f"shadow_parity_threshold_ratio{{{cfg.s()}}}",
+            f"shadow_parity_threshold_ratio{cfg.sel()}",
             "30m",
             "warning",
             "shadow: {{ $labels.dimension }} parity below its threshold",
@@ -96,7 +94,7 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowLostRuns",
-            f"shadow_lost_runs{{{cfg.s()}}} > 0",
+            f"shadow_lost_runs{cfg.sel()} > 0",
             "5m",
             "warning",  # the dry run lost messages: the candidate's fault, production unaffected
             "shadow: primary runs without a dry-run twin (lost messages)",
@@ -105,7 +103,7 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowStuckRuns",
-            f"shadow_stuck_runs{{{cfg.s()}}} > 0",
+            f"shadow_stuck_runs{cfg.sel()} > 0",
             "10m",
             "warning",
             "shadow: runs stuck in a non-terminal state",
@@ -116,7 +114,7 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowScheduledRunMissed",
-            "shadow_schedule_missed_runs{%s} > 0" % cfg.s('side="primary"'),
+            "shadow_schedule_missed_runs" + cfg.sel('side="primary"') + " > 0",
             "5m",
             "critical",
             missed_summary,
@@ -125,7 +123,7 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowScheduledRunMissed",
-            "shadow_schedule_missed_runs{%s} > 0" % cfg.s('side!="primary"'),
+            "shadow_schedule_missed_runs" + cfg.sel('side!="primary"') + " > 0",
             "5m",
             "warning",
             missed_summary,
@@ -134,9 +132,9 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowTimingRegression",
-            f"shadow_duration_p95_ratio{{{cfg.s()}}}\n"
+            f"shadow_duration_p95_ratio{cfg.sel()}\n"
             "  > on(job, instance)\n"
-            f"shadow_timing_threshold_ratio{{{cfg.s()}}}",
+            f"shadow_timing_threshold_ratio{cfg.sel()}",
             "30m",
             "warning",
             "shadow: dry runs are slower than the timing tolerance at p95",
@@ -146,9 +144,13 @@ def parity_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowReadinessRegressed",
-            "(shadow_readiness_verdict{%s} == 1)\n" % cfg.s('verdict="NOT_READY"')
+            "(shadow_readiness_verdict"
+            + cfg.sel('verdict="NOT_READY"')
+            + " == 1)\n"
             + "  and ignoring(verdict)\n"
-            + "(max_over_time(shadow_readiness_verdict{%s}[6h]) == 1)" % cfg.s('verdict="READY"'),
+            + "(max_over_time(shadow_readiness_verdict"
+            + cfg.sel('verdict="READY"')
+            + "[6h]) == 1)",
             "5m",
             "warning",  # a gate reading /readiness stops the cutover by itself
             "shadow: the cutover verdict fell from READY to NOT_READY",
@@ -163,7 +165,7 @@ def health_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowRejectedObjectsIncreasing",
-            f"sum by (job, instance) (delta(shadow_rejected_objects{{{cfg.s()}}}[30m])) > 0",
+            f"sum by (job, instance) (delta(shadow_rejected_objects{cfg.sel()}[30m])) > 0",
             "10m",
             "warning",
             "shadow: new run records are being rejected as bad input",
@@ -173,7 +175,7 @@ def health_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowScansFailing",
-            "increase(shadow_scans_total{%s}[15m]) > 0" % cfg.s('result="failed"'),
+            "increase(shadow_scans_total" + cfg.sel('result="failed"') + "[15m]) > 0",
             "15m",
             "warning",
             "shadow: scans are failing",
@@ -183,8 +185,8 @@ def health_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowScanStale",
-            f"time() - shadow_last_successful_scan_timestamp_seconds{{{cfg.s()}}}\n"
-            f"  > 3 * shadow_scan_interval_seconds{{{cfg.s()}}}",
+            f"time() - shadow_last_successful_scan_timestamp_seconds{cfg.sel()}\n"
+            f"  > 3 * shadow_scan_interval_seconds{cfg.sel()}",
             "5m",
             "warning",
             "shadow: no successful scan for more than three intervals",
@@ -194,7 +196,7 @@ def health_rules(cfg: Config) -> list[dict[str, Any]]:
         alert(
             cfg,
             "ShadowDown",
-            f"up{{{cfg.s()}}} == 0 or absent(up{{{cfg.s()}}})",
+            f"up{cfg.sel()} == 0 or absent(up{cfg.sel()})",
             "5m",
             "warning",  # no judgement while it lasts; a readiness gate fails closed meanwhile
             "shadow is down",
@@ -242,7 +244,7 @@ def render_prometheus_rule(cfg: Config) -> str:
     doc = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {"name": "shadow"},
+        "metadata": {"name": "shadow", "labels": {"app.kubernetes.io/name": "shadow"}},
         "spec": {"groups": groups(cfg)},
     }
     return header(cfg, "prometheus-operator's copy of rules.yml.") + _dump(doc)
