@@ -282,3 +282,20 @@ def test_compose_file_is_valid_pinned_and_least_privilege() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_compose_services_have_healthchecks_and_wait_for_each_other() -> None:
+    """Prometheus, Alertmanager and Grafana are health-checked; each waits for what it needs to be
+    healthy; long-running services restart unless stopped, one-shot jobs never."""
+    services = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
+    for name in ("minio", "shadow", "prometheus", "alertmanager", "grafana"):
+        assert "healthcheck" in services[name], name
+        assert "unless-stopped" == services[name]["restart"], name
+    for name in ("minio-init", "minio-events", "demo-seed", "demo-upload"):
+        assert "no" == services[name]["restart"], name
+    for name, needs in {
+        "prometheus": {"shadow", "alertmanager"},
+        "grafana": {"prometheus"},
+    }.items():
+        depends = services[name]["depends_on"]
+        assert {n: {"condition": "service_healthy"} for n in needs} == depends, name
