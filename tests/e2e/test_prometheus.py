@@ -17,15 +17,11 @@ from pathlib import Path
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-<<<<<<< HEAD
-from shadow.corpora.demo import write_demo
-=======
 from shadow.bootstrap import make_engine
 from shadow.config import load_settings
 from shadow.corpora.demo import write_demo
 from shadow.serve.metrics import ShadowMetrics
 from tests.e2e.conftest import NOW
->>>>>>> 84c38c0 (dashboards: $datasource, $job and $instance variables; worst verdict wins across shards (checked on a real Prometheus with two shards' real expositions); ShadowDown generated for one job is active only for it)
 from tests.e2e.test_daemon import free_port, start_serve, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
