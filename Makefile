@@ -6,12 +6,20 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := demo-bucket
 DEMO_DB := demo.db
 
-.PHONY: setup demo test check bench clean
+LOCK := requirements/dev.lock
+# uv pip compile, the same way for every lock: hashes, any platform, Python 3.11 (requirements/README.md).
+COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
 
-$(STAMP): pyproject.toml
+.PHONY: setup demo test check bench clean lock
+
+# The locked versions, hashes checked (the ones CI tests and the image ships), then shadow itself.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,10 +35,21 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 check: $(STAMP)
-	$(BIN)/ruff check shadow tests bench dashboards
-	$(BIN)/ruff format --check shadow tests bench dashboards
+	$(BIN)/ruff check shadow tests bench dashboards deploy
+	$(BIN)/ruff format --check shadow tests bench dashboards deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python dashboards/generate.py --check
+	$(BIN)/python deploy/prometheus/generate.py --check
+	$(BIN)/python deploy/kubernetes/validate.py
+	$(BIN)/hadolint Dockerfile
+
+# Re-resolve the lock files after a dependency change in pyproject.toml (needs the registry).
+lock:  # uses the uv in .venv (`make setup` installs it)
+	$(COMPILE) pyproject.toml --extra postgres -o requirements/runtime.lock
+	$(COMPILE) pyproject.toml --extra postgres --extra dev -c requirements/runtime.lock \
+		-o requirements/dev.lock
+	$(COMPILE) requirements/build.in -o requirements/build.lock
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare.py

@@ -4,6 +4,11 @@
     python dashboards/generate.py --check  # exit 1 if the checked-in JSON is stale
 
 Stdlib only. Panels are laid out on Grafana's 24-column grid, row by row.
+
+Portable: every panel reads the `$datasource` variable (no hard-coded datasource uid), and every
+query is filtered by the `$job` and `$instance` variables. Sharded deployments (`--shard i/n`, one
+instance per shard) aggregate the way the judgement does: the worst verdict wins (NOT_READY over
+INSUFFICIENT_DATA over READY), parity and timing show the worst shard, counts add up.
 """
 
 from __future__ import annotations
@@ -15,7 +20,33 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DS = {"type": "prometheus", "uid": "prometheus"}
+DS = {"type": "prometheus", "uid": "${datasource}"}
+# Every query's selector: the job and the shards (instances) picked in the variables.
+SEL = 'job=~"$job", instance=~"$instance"'
+
+
+def sel(*matchers: str) -> str:
+    return "{" + ", ".join((SEL, *matchers)) + "}"
+
+
+def worst_verdict(metric: str, *matchers: str, count_silent_shards: bool = True) -> str:
+    """The verdict as a number, worst shard first: min over instances of 2*READY + INSUFFICIENT_DATA.
+
+    Each instance exports its verdict one-hot (`verdict` label, value 1 for the current one), so
+    2*READY + INSUFFICIENT_DATA is 2, 1 or 0 (NOT_READY) per instance, and min() across instances
+    lets the worst win. An instance Prometheus scrapes that has no verdict yet (its first scan is
+    still running) or that it cannot scrape (`up` 0, its series gone stale) counts as
+    INSUFFICIENT_DATA: its slice of the runs is not judged.
+    """
+    ready_sel = sel(*matchers, 'verdict="READY"')
+    short_sel = sel(*matchers, 'verdict="INSUFFICIENT_DATA"')
+    ready = f"max by (job, instance) ({metric}{ready_sel})"
+    short = f"max by (job, instance) ({metric}{short_sel})"
+    per_instance = f"2 * {ready} + on (job, instance) {short}"
+    if count_silent_shards:
+        scraped = f"0 * max by (job, instance) (up{sel()}) + 1"
+        per_instance = f"({per_instance}) or on (job, instance) ({scraped})"
+    return f"min({per_instance})"
 
 
 class Layout:
@@ -105,15 +136,10 @@ def overview() -> dict[str, Any]:
             "stat",
             "Cutover verdict",
             "READY: every criterion passes with enough evidence. NOT_READY: something fails; see the reasons in "
-            "`shadow verdict` or GET /readiness. INSUFFICIENT_DATA: nothing fails yet, evidence is short.",
-            [
-                target(
-                    'max(shadow_readiness_verdict{verdict="READY"}) * 2 + '
-                    'max(shadow_readiness_verdict{verdict="INSUFFICIENT_DATA"})',
-                    "verdict",
-                    instant=True,
-                )
-            ],
+            "`shadow verdict` or GET /readiness. INSUFFICIENT_DATA: nothing fails yet, evidence is short. "
+            "With shards, the worst shard's verdict; a shard not judged yet or not scraped counts as "
+            "INSUFFICIENT_DATA.",
+            [target(worst_verdict("shadow_readiness_verdict"), "verdict", instant=True)],
             mappings=VERDICT_MAP,
             color={"mode": "thresholds"},
         ),
@@ -127,7 +153,7 @@ def overview() -> dict[str, Any]:
             "How long the current verdict has held. A cutover review wants READY held for days.",
             [
                 target(
-                    "time() - max(shadow_readiness_verdict_since_timestamp_seconds)",
+                    f"time() - max(shadow_readiness_verdict_since_timestamp_seconds{sel()})",
                     "held",
                     instant=True,
                 )
@@ -141,10 +167,13 @@ def overview() -> dict[str, Any]:
         panel(
             "stat",
             "Evidence",
-            "Compared pairs and the days they span; readiness needs 200 pairs over 14 days by default.",
+            "Compared pairs (summed over shards) and the days they span; readiness needs 200 pairs "
+            "over 14 days by default.",
             [
-                target("max(shadow_evidence_pairs)", "pairs", instant=True),
-                target("max(shadow_evidence_span_seconds) / 86400", "days", "B", instant=True),
+                target(f"sum(shadow_evidence_pairs{sel()})", "pairs", instant=True),
+                target(
+                    f"max(shadow_evidence_span_seconds{sel()}) / 86400", "days", "B", instant=True
+                ),
             ],
         ),
         4,
@@ -154,9 +183,15 @@ def overview() -> dict[str, Any]:
         panel(
             "table",
             "Readiness criteria",
-            "1 = passes. A failing criterion is why the verdict is NOT_READY; "
+            "1 = passes (on every shard). A failing criterion is why the verdict is NOT_READY; "
             "its measured value and examples are in the JSON report.",
-            [target("max by (criterion) (shadow_criterion_passed)", "{{criterion}}", instant=True)],
+            [
+                target(
+                    f"min by (criterion) (shadow_criterion_passed{sel()})",
+                    "{{criterion}}",
+                    instant=True,
+                )
+            ],
         ),
         8,
         6,
@@ -166,12 +201,12 @@ def overview() -> dict[str, Any]:
         panel(
             "timeseries",
             "Parity per dimension",
-            "Share of judged pairs that agree. Below the dashed threshold "
+            "Share of judged pairs that agree (the worst shard). Below the dashed threshold "
             "the dimension blocks cutover; look at the report's clusters for that dimension.",
             [
-                target("max by (dimension) (shadow_parity_ratio)", "{{dimension}}"),
+                target(f"min by (dimension) (shadow_parity_ratio{sel()})", "{{dimension}}"),
                 target(
-                    "max by (dimension) (shadow_parity_threshold_ratio)",
+                    f"max by (dimension) (shadow_parity_threshold_ratio{sel()})",
                     "threshold {{dimension}}",
                     "B",
                 ),
@@ -191,10 +226,11 @@ def overview() -> dict[str, Any]:
             "differences with an owner and an expiry.",
             [
                 target(
-                    'sum by (dimension) (shadow_error_findings{waived="false"})', "{{dimension}}"
+                    f"sum by (dimension) (shadow_error_findings{sel(UNWAIVED)})",
+                    "{{dimension}}",
                 ),
                 target(
-                    'sum by (dimension) (shadow_error_findings{waived="true"})',
+                    f"sum by (dimension) (shadow_error_findings{sel(WAIVED)})",
                     "{{dimension}} (waived)",
                     "B",
                 ),
@@ -211,9 +247,9 @@ def overview() -> dict[str, Any]:
             "period (the candidate dropped a message). Orphan: a twin without a primary. Stuck: not terminal past "
             "the run timeout.",
             [
-                target("max(shadow_lost_runs)", "lost"),
-                target("max(shadow_orphan_runs)", "orphan", "B"),
-                target("max(shadow_stuck_runs)", "stuck", "C"),
+                target(f"sum(shadow_lost_runs{sel()})", "lost"),
+                target(f"sum(shadow_orphan_runs{sel()})", "orphan", "B"),
+                target(f"sum(shadow_stuck_runs{sel()})", "stuck", "C"),
             ],
         ),
         8,
@@ -224,11 +260,12 @@ def overview() -> dict[str, Any]:
             "timeseries",
             "Duration ratio (dry run / primary)",
             "p50 and p95 of per-pair end-to-end duration ratios, "
-            "mocked steps excluded. Above the tolerance (1.2 by default: 20% slower) the p95 fails.",
+            "mocked steps excluded, the slowest shard. Above the tolerance (1.2 by default: 20% slower) "
+            "the p95 fails.",
             [
-                target("max(shadow_duration_p50_ratio)", "p50"),
-                target("max(shadow_duration_p95_ratio)", "p95", "B"),
-                target("max(shadow_timing_threshold_ratio)", "tolerance", "C"),
+                target(f"max(shadow_duration_p50_ratio{sel()})", "p50"),
+                target(f"max(shadow_duration_p95_ratio{sel()})", "p95", "B"),
+                target(f"max(shadow_timing_threshold_ratio{sel()})", "tolerance", "C"),
             ],
         ),
         8,
@@ -239,7 +276,13 @@ def overview() -> dict[str, Any]:
             "bargauge",
             "Duration ratio distribution",
             "How many pairs fall under each ratio bucket (cumulative).",
-            [target("max by (le) (shadow_pair_duration_ratio_bucket)", "{{le}}", instant=True)],
+            [
+                target(
+                    f"sum by (le) (shadow_pair_duration_ratio_bucket{sel()})",
+                    "{{le}}",
+                    instant=True,
+                )
+            ],
         ),
         8,
         8,
@@ -250,7 +293,7 @@ def overview() -> dict[str, Any]:
             "Pairs by outcome",
             "Every pairing key by outcome. Lost, orphan and stuck keys count as mismatch here, "
             "so mismatch can exceed the report's totals.mismatched, which counts paired runs only.",
-            [target("sum by (outcome) (shadow_pairs)", "{{outcome}}")],
+            [target(f"sum by (outcome) (shadow_pairs{sel()})", "{{outcome}}")],
         ),
         8,
         8,
@@ -260,7 +303,7 @@ def overview() -> dict[str, Any]:
             "timeseries",
             "Runs observed per side",
             "Runs shadow knows on each side; the two lines should track each other.",
-            [target("sum by (side) (shadow_runs_observed)", "{{side}}")],
+            [target(f"sum by (side) (shadow_runs_observed{sel()})", "{{side}}")],
         ),
         8,
         8,
@@ -273,7 +316,8 @@ def overview() -> dict[str, Any]:
             "on a side within their tolerance (last 24 h).",
             [
                 target(
-                    "sum by (stratum, side) (shadow_schedule_missed_runs)", "{{stratum}} {{side}}"
+                    f"sum by (stratum, side) (shadow_schedule_missed_runs{sel()})",
+                    "{{stratum}} {{side}}",
                 )
             ],
         ),
@@ -286,7 +330,12 @@ def overview() -> dict[str, Any]:
             "timeseries",
             "Scans by result",
             "Failed scans keep the previous judgement; see errors by kind.",
-            [target("sum by (result) (rate(shadow_scans_total[$__rate_interval]))", "{{result}}")],
+            [
+                target(
+                    f"sum by (result) (rate(shadow_scans_total{sel()}[$__rate_interval]))",
+                    "{{result}}",
+                )
+            ],
             "ops",
         ),
         6,
@@ -299,7 +348,8 @@ def overview() -> dict[str, Any]:
             "Wall time of a scan-and-judge cycle.",
             [
                 target(
-                    "histogram_quantile(0.95, sum by (le) (rate(shadow_scan_duration_seconds_bucket[$__rate_interval])))",
+                    "histogram_quantile(0.95, sum by (le) "
+                    f"(rate(shadow_scan_duration_seconds_bucket{sel()}[$__rate_interval])))",
                     "p95",
                 )
             ],
@@ -312,10 +362,10 @@ def overview() -> dict[str, Any]:
         panel(
             "stat",
             "Since last good scan",
-            "Over three scan intervals the verdict is stale (ShadowScanStale).",
+            "The stalest shard. Over three scan intervals the verdict is stale (ShadowScanStale).",
             [
                 target(
-                    "time() - max(shadow_last_successful_scan_timestamp_seconds)",
+                    f"time() - min(shadow_last_successful_scan_timestamp_seconds{sel()})",
                     "age",
                     instant=True,
                 )
@@ -333,7 +383,8 @@ def overview() -> dict[str, Any]:
             "timeout/server_error: the object store; not_found: bucket or prefix.",
             [
                 target(
-                    "sum by (kind) (rate(shadow_scan_errors_total[$__rate_interval]))", "{{kind}}"
+                    f"sum by (kind) (rate(shadow_scan_errors_total{sel()}[$__rate_interval]))",
+                    "{{kind}}",
                 )
             ],
             "ops",
@@ -346,7 +397,12 @@ def overview() -> dict[str, Any]:
             "timeseries",
             "Objects fetched",
             "GETs per second; near zero in steady state (unchanged objects are not re-read).",
-            [target("sum(rate(shadow_objects_fetched_total[$__rate_interval]))", "fetched")],
+            [
+                target(
+                    f"sum(rate(shadow_objects_fetched_total{sel()}[$__rate_interval]))",
+                    "fetched",
+                )
+            ],
             "ops",
         ),
         12,
@@ -358,35 +414,31 @@ def overview() -> dict[str, Any]:
             "Rejected objects by reason",
             "Bad run records: invalid JSON, schema violations, unknown "
             "states. `shadow report` lists the keys.",
-            [target("sum by (reason) (shadow_rejected_objects)", "{{reason}}")],
+            [target(f"sum by (reason) (shadow_rejected_objects{sel()})", "{{reason}}")],
         ),
         12,
         7,
     )
-    return dashboard("shadow-overview", "shadow: cutover readiness", lay.panels, [])
+    return dashboard("shadow-overview", "shadow: cutover readiness", lay.panels, common_variables())
 
 
 def per_agent() -> dict[str, Any]:
     lay = Layout()
-    var = {
-        "name": "agent",
-        "type": "query",
-        "datasource": DS,
-        "query": "label_values(shadow_agent_pairs, agent)",
-        "refresh": 2,
-        "current": {},
-        "label": "agent or job type",
-    }
+    var = query_variable(
+        "agent", f"label_values(shadow_agent_pairs{sel()}, agent)", "agent or job type"
+    )
     lay.row("$agent")
     lay.add(
         panel(
             "stat",
             "Verdict",
-            "This stratum's own verdict; any NOT_READY stratum blocks the cutover.",
+            "This stratum's own verdict (the worst shard's, where several judge it); any NOT_READY "
+            "stratum blocks the cutover.",
             [
                 target(
-                    'max(shadow_agent_readiness_verdict{agent="$agent",verdict="READY"}) * 2 + '
-                    'max(shadow_agent_readiness_verdict{agent="$agent",verdict="INSUFFICIENT_DATA"})',
+                    worst_verdict(
+                        "shadow_agent_readiness_verdict", AGENT, count_silent_shards=False
+                    ),
                     "verdict",
                     instant=True,
                 )
@@ -401,7 +453,7 @@ def per_agent() -> dict[str, Any]:
             "timeseries",
             "Pairs by outcome",
             "Pairing keys of this stratum by outcome.",
-            [target('sum by (outcome) (shadow_agent_pairs{agent="$agent"})', "{{outcome}}")],
+            [target(f"sum by (outcome) (shadow_agent_pairs{sel(AGENT)})", "{{outcome}}")],
         ),
         9,
         6,
@@ -413,7 +465,7 @@ def per_agent() -> dict[str, Any]:
             "What blocks this stratum.",
             [
                 target(
-                    'sum by (dimension) (shadow_agent_error_findings{agent="$agent"})',
+                    f"sum by (dimension) (shadow_agent_error_findings{sel(AGENT)})",
                     "{{dimension}}",
                 )
             ],
@@ -427,15 +479,67 @@ def per_agent() -> dict[str, Any]:
             "Duration ratio",
             "p50 and p95 of this stratum's duration ratios; above the tolerance is a regression.",
             [
-                target('max(shadow_agent_duration_p50_ratio{agent="$agent"})', "p50"),
-                target('max(shadow_agent_duration_p95_ratio{agent="$agent"})', "p95", "C"),
-                target("max(shadow_timing_threshold_ratio)", "tolerance", "B"),
+                target(f"max(shadow_agent_duration_p50_ratio{sel(AGENT)})", "p50"),
+                target(f"max(shadow_agent_duration_p95_ratio{sel(AGENT)})", "p95", "C"),
+                target(f"max(shadow_timing_threshold_ratio{sel()})", "tolerance", "B"),
             ],
         ),
         24,
         8,
     )
-    return dashboard("shadow-agent", "shadow: per agent / job type", lay.panels, [var])
+    return dashboard(
+        "shadow-agent", "shadow: per agent / job type", lay.panels, [*common_variables(), var]
+    )
+
+
+AGENT = 'agent="$agent"'
+WAIVED, UNWAIVED = 'waived="true"', 'waived="false"'
+
+
+def query_variable(
+    name: str, query: str, label: str, *, all_value: str | None = None
+) -> dict[str, Any]:
+    var: dict[str, Any] = {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "definition": query,
+        "query": {"query": query, "refId": f"{name}-variable"},
+        "refresh": 2,  # on time range change: shards come and go
+        "sort": 1,
+        "current": {},
+        "multi": all_value is not None,
+        "includeAll": all_value is not None,
+    }
+    if all_value is not None:
+        var["allValue"] = all_value
+        var["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    return var
+
+
+def common_variables() -> list[dict[str, Any]]:
+    """Which Prometheus, which shadow deployment (job), which shards (instances: all by default)."""
+    return [
+        {
+            "name": "datasource",
+            "label": "Prometheus",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {},
+            "hide": 0,
+            "refresh": 1,
+        },
+        # shadow_scans_total exists from the first scrape (its results are pre-registered),
+        # before any judgement, so a shard still backfilling is listed too.
+        query_variable("job", "label_values(shadow_scans_total, job)", "job"),
+        query_variable(
+            "instance",
+            'label_values(shadow_scans_total{job=~"$job"}, instance)',
+            "instance (shard)",
+            all_value=".*",
+        ),
+    ]
 
 
 def dashboard(

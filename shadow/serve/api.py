@@ -8,6 +8,7 @@ and the webhook (which has its own token); a wrong token gets a bare 401.
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
@@ -160,7 +161,20 @@ def get_run(request: Request, run_id: str) -> RunView:
 @guarded.get("/readiness", response_model=ReadinessView, responses={412: {"model": ReadinessView}})
 def get_readiness(request: Request) -> JSONResponse:
     """200 when READY, 412 otherwise: an Argo Rollouts web metric or a Flagger gate."""
-    report = _report(service_of(request))
+    svc = service_of(request)
+    if svc.engine.last_report is None:
+        # A cold backfill can take many minutes: a gate asking meanwhile hears "not ready", the
+        # same 412 as any other not-READY answer, rather than a 503 it may read as an outage.
+        pending = ReadinessView(
+            verdict="INSUFFICIENT_DATA",
+            ready=False,
+            reasons=["no judgement yet: the first scan has not finished"],
+            needs=[],
+            since=None,
+            generated_at=datetime.now(UTC).isoformat(),
+        )
+        return JSONResponse(pending.model_dump(), status_code=412)
+    report = _report(svc)
     r = report.readiness
     view = ReadinessView(
         verdict=r.verdict.value,

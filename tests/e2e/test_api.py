@@ -273,3 +273,22 @@ async def test_the_token_guards_the_schema_and_any_bearer_spelling_works(
         "/events/minio", json={"Records": "x"}, headers={"Authorization": "Bearer hook-token"}
     )
     assert 422 == r.status_code
+
+
+async def test_readiness_is_412_before_the_first_judgement(tmp_path: Path) -> None:
+    """While the first scan (a cold backfill) runs, the gate answers 412 INSUFFICIENT_DATA, not 503."""
+    settings = load_settings(source=f"dir:{tmp_path}", db=tmp_path / "s.db", api_token=TOKEN)
+    svc = build_service(settings, CollectorRegistry())
+    app = create_app(svc)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://shadow"
+        ) as c:
+            r = await c.get("/readiness", headers=AUTH)
+            assert 412 == r.status_code
+            body = r.json()
+            assert ("INSUFFICIENT_DATA", False) == (body["verdict"], body["ready"])
+            assert ["no judgement yet: the first scan has not finished"] == body["reasons"]
+            assert 401 == (await c.get("/readiness")).status_code
+    finally:
+        await svc.close()

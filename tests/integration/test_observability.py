@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -60,19 +61,92 @@ def test_alert_rules_pass_promtool_checks_and_unit_tests() -> None:
     assert 0 == config.returncode, config.stdout.decode() + config.stderr.decode()
 
 
-def test_every_alert_has_severity_text_and_a_runbook_section() -> None:
-    """Each alert carries severity, summary, description and a runbook anchor present in docs/runbook.md."""
+def test_rules_are_generated_with_a_runbook_url_and_a_for_on_every_alert() -> None:
+    """rules.yml and the PrometheusRule are fresh from generate.py; each alert has a severity, a `for`,
+    text, and a runbook_url whose anchor is a section of docs/runbook.md."""
+    fresh = subprocess.run(
+        [sys.executable, str(REPO / "deploy/prometheus/generate.py"), "--check"],
+        capture_output=True,
+        check=False,
+    )
+    assert 0 == fresh.returncode, fresh.stderr.decode()
     runbook = (REPO / "docs/runbook.md").read_text()
     anchors = {h.strip().lower() for h in re.findall(r"^## (\S+)\s*$", runbook, re.M)}
+    base = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Runbook"]
+    assert base.startswith("https://") and base.endswith("docs/runbook.md")
     tested = (REPO / "deploy/prometheus/rules_test.yml").read_text()
-    for group in yaml.safe_load(RULES.read_text())["groups"]:
+    operator = yaml.safe_load((REPO / "deploy/kubernetes/base/prometheusrule.yaml").read_text())
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    assert groups == operator["spec"]["groups"]
+    for group in groups:
         for rule in group["rules"]:
             name = rule["alert"]
             assert rule["labels"]["severity"] in ("critical", "warning"), name
-            assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
-            assert rule["annotations"]["runbook"] == f"docs/runbook.md#{name.lower()}"
+            assert re.fullmatch(r"\d+[mh]", rule["for"]), name
+            assert {"summary", "description", "runbook_url"} == set(rule["annotations"]), name
+            assert f"{base}#{name.lower()}" == rule["annotations"]["runbook_url"]
             assert name.lower() in anchors, f"docs/runbook.md has no section for {name}"
             assert f"alertname: {name}" in tested, f"no promtool test for {name}"
+
+
+def test_rules_watch_only_the_job_given_at_generation(tmp_path: Path) -> None:
+    """Generated for job="cutover-shadow", ShadowDown fires when that job is down or absent and not
+    when a job named shadow is; the runbook links follow the base URL given."""
+    rules = tmp_path / "rules.yml"
+    gen = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "deploy/prometheus/generate.py"),
+            "--selector",
+            'job="cutover-shadow"',
+            "--runbook-url-base",
+            "https://wiki.example.com/shadow",
+            "--out",
+            str(rules),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert 0 == gen.returncode, gen.stderr.decode()
+    down = {
+        "exp_labels": {"severity": "warning", "job": "cutover-shadow", "instance": "c:8000"},
+        "exp_annotations": {
+            "summary": "shadow is down",
+            "description": "Prometheus cannot scrape shadow; parity is not being judged.",
+            "runbook_url": "https://wiki.example.com/shadow#shadowdown",
+        },
+    }
+    absent = {**down, "exp_labels": {"severity": "warning", "job": "cutover-shadow"}}
+    cases = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {  # a job called shadow is down, the configured one is up: no alert
+                "interval": "1m",
+                "input_series": [
+                    {"series": 'up{job="shadow",instance="s:8000"}', "values": "0x20"},
+                    {"series": 'up{job="cutover-shadow",instance="c:8000"}', "values": "1x10 0x10"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "9m", "alertname": "ShadowDown", "exp_alerts": []},
+                    {"eval_time": "18m", "alertname": "ShadowDown", "exp_alerts": [down]},
+                ],
+            },
+            {  # only the other job exists: the configured one is absent
+                "interval": "1m",
+                "input_series": [
+                    {"series": 'up{job="shadow",instance="s:8000"}', "values": "1x10"}
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "8m", "alertname": "ShadowDown", "exp_alerts": [absent]}
+                ],
+            },
+        ],
+    }
+    test_file = tmp_path / "rules_test.yml"
+    test_file.write_text(yaml.safe_dump(cases))
+    result = promtool("test", "rules", str(test_file))
+    assert 0 == result.returncode, result.stdout.decode() + result.stderr.decode()
 
 
 def test_exposition_passes_promtool_lint(exposition: str) -> None:
@@ -103,7 +177,8 @@ def _exprs(dash: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_dashboards_are_generated_valid_and_laid_out() -> None:
-    """Dashboards are fresh from generate.py, parse, have unique uids and non-overlapping panels."""
+    """Dashboards are fresh from generate.py, parse, have unique uids and non-overlapping panels, and
+    read the datasource, job and instance from variables instead of hard-coding them."""
     fresh = subprocess.run(
         [sys.executable, str(REPO / "dashboards/generate.py"), "--check"],
         capture_output=True,
@@ -126,8 +201,15 @@ def test_dashboards_are_generated_valid_and_laid_out() -> None:
             }
             assert set() == cells & area, (path.name, p["title"])
             cells |= area
+            if p["type"] != "row":
+                assert {"type": "prometheus", "uid": "${datasource}"} == p["datasource"]
             for t in p.get("targets", []):
-                assert {"type": "prometheus", "uid": "prometheus"} == t["datasource"]
+                assert {"type": "prometheus", "uid": "${datasource}"} == t["datasource"]
+                assert 'job=~"$job", instance=~"$instance"' in t["expr"], (path.name, t["expr"])
+        variables = {v["name"]: v for v in dash["templating"]["list"]}
+        assert "datasource" == variables["datasource"]["type"]
+        assert {"job", "instance"} <= set(variables)
+        assert variables["instance"]["includeAll"] and ".*" == variables["instance"]["allValue"]
     assert len(uids) == len(set(uids))
 
 
@@ -135,7 +217,11 @@ def test_dashboard_queries_parse_and_use_real_metrics(exposition: str, tmp_path:
     """Every panel query is valid PromQL (promtool) and reads only metrics shadow exports."""
     exprs = [e for path in DASHBOARDS for e in _exprs(json.loads(path.read_text()))]
     subst = [
-        e.replace("$__rate_interval", "5m").replace("$__range", "1h").replace("$agent", "x")
+        e.replace("$__rate_interval", "5m")
+        .replace("$__range", "1h")
+        .replace("$agent", "x")
+        .replace("$job", "shadow")
+        .replace("$instance", ".*")
         for e in exprs
     ]
     rules = {
@@ -196,3 +282,20 @@ def test_compose_file_is_valid_pinned_and_least_privilege() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_compose_services_have_healthchecks_and_wait_for_each_other() -> None:
+    """Prometheus, Alertmanager and Grafana are health-checked; each waits for what it needs to be
+    healthy; long-running services restart unless stopped, one-shot jobs never."""
+    services = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
+    for name in ("minio", "shadow", "prometheus", "alertmanager", "grafana"):
+        assert "healthcheck" in services[name], name
+        assert "unless-stopped" == services[name]["restart"], name
+    for name in ("minio-init", "minio-events", "demo-seed", "demo-upload"):
+        assert "no" == services[name]["restart"], name
+    for name, needs in {
+        "prometheus": {"shadow", "alertmanager"},
+        "grafana": {"prometheus"},
+    }.items():
+        depends = services[name]["depends_on"]
+        assert {n: {"condition": "service_healthy"} for n in needs} == depends, name
