@@ -31,7 +31,9 @@ def engine_options(settings: Settings) -> EngineOptions:
     excluded = frozenset(settings.excluded_steps)
     return EngineOptions(
         layout=KeyLayout(settings.layout, _prefix(settings), settings.suffix),
-        normalize=NormalizeOptions(settings.suffix, excluded, _vendor_fields(settings)),
+        normalize=NormalizeOptions(
+            settings.suffix, excluded, _vendor_fields(settings), settings.max_steps_per_run
+        ),
         judge=JudgeOptions(
             pairing=PairingOptions(settings.grace_seconds, settings.run_timeout_seconds),
             compare=CompareOptions(
@@ -48,6 +50,7 @@ def engine_options(settings: Settings) -> EngineOptions:
                 Schedule(s.stratum, s.cron, s.tolerance_seconds, s.trigger)
                 for s in settings.schedules
             ),
+            max_findings=settings.max_findings_per_run,
         ),
         waivers=waivers,
         config_hash=settings.judgement_fingerprint(waivers_text),

@@ -31,9 +31,11 @@ from pydantic_settings import (
 
 from shadow.collectors.settings import S3Settings
 from shadow.core.layout import Layout
+from shadow.core.normalize import DEFAULT_MAX_STEPS
 from shadow.core.pairing import PairBy
 from shadow.core.profiles import SHIPPED, Profile
 from shadow.errors import ConfigError
+from shadow.judging.judge import DEFAULT_MAX_FINDINGS
 from shadow.ledger.dburl import is_postgres, mask_url
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
@@ -92,6 +94,8 @@ class Settings(BaseSettings):
     grace_seconds: float = Field(900.0, ge=0)
     run_timeout_seconds: float = Field(600.0, gt=0)
     max_object_bytes: int = Field(1024 * 1024, gt=0)
+    max_steps_per_run: int = Field(DEFAULT_MAX_STEPS, ge=1)
+    max_findings_per_run: int = Field(DEFAULT_MAX_FINDINGS, ge=1)
     excluded_steps: list[str] = Field(default_factory=lambda: ["execute-agent"])
     vendor_fields: list[str] = Field(default_factory=list)
     timing_slack_ms: float = Field(100.0, ge=0)
@@ -193,6 +197,8 @@ class Settings(BaseSettings):
                 "grace_seconds",
                 "run_timeout_seconds",
                 "max_object_bytes",
+                "max_steps_per_run",
+                "max_findings_per_run",
                 "excluded_steps",
                 "vendor_fields",
                 "timing_slack_ms",

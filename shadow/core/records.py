@@ -45,6 +45,7 @@ class RejectReason(StrEnum):
     STEP_WITHOUT_NUMBER = "step_without_number"
     RUN_ID_MISMATCH = "run_id_mismatch"
     STEP_IDENTITY_MISMATCH = "step_identity_mismatch"
+    TOO_MANY_STEPS = "too_many_steps"
 
 
 class Rejected(BaseModel):

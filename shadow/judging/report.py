@@ -231,6 +231,8 @@ def totals_of(results: Sequence[PairResult], rejected: int) -> Totals:
 
 
 def clusters_of(results: Sequence[PairResult]) -> list[Cluster]:
+    """Findings grouped by signature: how many, and up to `CLUSTER_EXAMPLES` distinct runs (a run
+    with five findings of one signature is one example, not five)."""
     groups: dict[str, list[str]] = defaultdict(list)
     sev: dict[str, Severity] = {}
     for r in results:
@@ -244,9 +246,24 @@ def clusters_of(results: Sequence[PairResult]) -> list[Cluster]:
         groups.items(), key=lambda kv: (sev[kv[0]] is not Severity.ERROR, -len(kv[1]), kv[0])
     )
     return [
-        Cluster(signature=s, count=len(keys), severity=sev[s], examples=keys[:CLUSTER_EXAMPLES])
+        Cluster(
+            signature=s,
+            count=len(keys),
+            severity=sev[s],
+            examples=_distinct(keys, CLUSTER_EXAMPLES),
+        )
         for s, keys in ordered
     ]
+
+
+def _distinct(keys: list[str], limit: int) -> list[str]:
+    out: list[str] = []
+    for key in keys:  # a run's findings are adjacent: comparing with the last one is enough
+        if not out or out[-1] != key:
+            out.append(key)
+            if len(out) == limit:
+                break
+    return out
 
 
 def waivers_out(waivers: Sequence[Waiver], j: Judgement, today: datetime) -> list[WaiverOut]:
