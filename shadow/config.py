@@ -197,8 +197,6 @@ class Settings(BaseSettings):
                 "grace_seconds",
                 "run_timeout_seconds",
                 "max_object_bytes",
-                "max_steps_per_run",
-                "max_findings_per_run",
                 "excluded_steps",
                 "vendor_fields",
                 "timing_slack_ms",
@@ -211,6 +209,12 @@ class Settings(BaseSettings):
                 "profiles",
             },
         )
+        # Settings added since count only when set away from their default: upgrading shadow
+        # does not change the fingerprint of a configuration that did not change.
+        for name in _COUNTED_WHEN_SET:
+            value = getattr(self, name)
+            if value != type(self).model_fields[name].default:
+                relevant[name] = value
         blob = json.dumps(relevant, sort_keys=True) + "\n" + waivers_text
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -219,6 +223,9 @@ class Settings(BaseSettings):
         data: dict[str, Any] = json.loads(self.model_dump_json())
         data["db"] = mask_url(self.db)
         return data
+
+
+_COUNTED_WHEN_SET = ("max_steps_per_run", "max_findings_per_run")
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

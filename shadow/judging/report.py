@@ -23,6 +23,20 @@ SCHEMA_VERSION = 1
 CLUSTER_EXAMPLES = 5
 
 
+class StratumCriterionOut(BaseModel):
+    """A criterion as one stratum (agent, job type) failed it: its own measured value, threshold,
+    examples and extra figures (for timing with an objective: latencies and objectives, in ms)."""
+
+    agent_slug: str
+    status: str
+    measured: float | None
+    threshold: float
+    evidence: int
+    examples: list[str]
+    detail: str
+    extra: dict[str, float | None] = Field(default_factory=dict)
+
+
 class CriterionOut(BaseModel):
     name: str
     passed: bool
@@ -33,6 +47,8 @@ class CriterionOut(BaseModel):
     examples: list[str]
     detail: str
     extra: dict[str, float | None] = Field(default_factory=dict)
+    # The strata where this criterion fails; any makes the criterion read failed.
+    strata: list[StratumCriterionOut] = Field(default_factory=list)
 
 
 class StratumOut(BaseModel):
@@ -173,6 +189,19 @@ def criterion_out(c: Criterion) -> CriterionOut:
         examples=list(c.examples),
         detail=c.detail,
         extra=dict(c.extra),
+        strata=[
+            StratumCriterionOut(
+                agent_slug=agent,
+                status=sc.status.value,
+                measured=sc.measured,
+                threshold=sc.threshold,
+                evidence=sc.evidence,
+                examples=list(sc.examples),
+                detail=sc.detail,
+                extra=dict(sc.extra),
+            )
+            for agent, sc in c.failing_strata
+        ],
     )
 
 
