@@ -36,25 +36,38 @@ from shadow.core.pairing import PairBy
 from shadow.core.profiles import SHIPPED, Profile
 from shadow.errors import ConfigError
 from shadow.judging.judge import DEFAULT_MAX_FINDINGS
+from shadow.judging.verdict import LatencySLO, Thresholds
 from shadow.ledger.dburl import is_postgres, mask_url
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
 
 
+_T = Thresholds()  # the defaults, defined once in the judging layer
+
+
 class ThresholdSettings(BaseModel):
-    status: float = Field(1.0, ge=0, le=1)
-    steps: float = Field(1.0, ge=0, le=1)
-    retries: float = Field(1.0, ge=0, le=1)
-    timing_ratio: float = Field(1.20, gt=1)
-    timing_min_pairs: int = Field(20, ge=1)
-    timing_confidence: float = Field(0.95, gt=0.5, lt=1)
-    completeness: int = Field(0, ge=0)
-    concurrency: int = Field(0, ge=0)
-    side_effects: int = Field(0, ge=0)
-    input: int = Field(0, ge=0)
-    min_pairs: int = Field(200, ge=0)
-    min_pairs_per_agent: int = Field(20, ge=0)
-    min_days: float = Field(14.0, ge=0)
+    """`[thresholds]`: the fields of `verdict.Thresholds` (its defaults), with their bounds."""
+
+    status: float = Field(_T.status, ge=0, le=1)
+    steps: float = Field(_T.steps, ge=0, le=1)
+    retries: float = Field(_T.retries, ge=0, le=1)
+    timing_ratio: float = Field(_T.timing_ratio, gt=1)
+    timing_min_pairs: int = Field(_T.timing_min_pairs, ge=1)
+    timing_confidence: float = Field(_T.timing_confidence, gt=0.5, lt=1)
+    completeness: int = Field(_T.completeness, ge=0)
+    concurrency: int = Field(_T.concurrency, ge=0)
+    side_effects: int = Field(_T.side_effects, ge=0)
+    input: int = Field(_T.input, ge=0)
+    min_pairs: int = Field(_T.min_pairs, ge=0)
+    min_pairs_per_agent: int = Field(_T.min_pairs_per_agent, ge=0)
+    min_days: float = Field(_T.min_days, ge=0)
+
+    def judged(self, slos: dict[str, SLOSettings]) -> Thresholds:
+        """The thresholds the verdict applies, with each stratum's latency objectives."""
+        return Thresholds(
+            **self.model_dump(),
+            slos=tuple((name, LatencySLO(s.p50_ms, s.p95_ms)) for name, s in sorted(slos.items())),
+        )
 
 
 class SLOSettings(BaseModel):

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from shadow.comparators.options import TIMING_TOLERANCE
 from shadow.core.findings import Dimension
 from shadow.core.pairing import PairState
 from shadow.core.results import PairResult
@@ -42,10 +43,13 @@ class CriterionStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    """The readiness thresholds, and the one place their defaults are written: the settings
+    (`config.ThresholdSettings`) and the metrics that export them derive from this."""
+
     status: float = 1.0
     steps: float = 1.0
     retries: float = 1.0
-    timing_ratio: float = 1.20
+    timing_ratio: float = TIMING_TOLERANCE
     timing_min_pairs: int = 20
     timing_confidence: float = 0.95
     completeness: int = 0
