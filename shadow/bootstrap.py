@@ -16,7 +16,6 @@ from shadow.core.waivers import load_waivers
 from shadow.engine import Engine, EngineOptions
 from shadow.errors import ConfigError
 from shadow.judging.judge import JudgeOptions
-from shadow.judging.verdict import LatencySLO, Thresholds
 from shadow.ledger.store import Ledger
 
 
@@ -31,23 +30,20 @@ def engine_options(settings: Settings) -> EngineOptions:
     excluded = frozenset(settings.excluded_steps)
     return EngineOptions(
         layout=KeyLayout(settings.layout, _prefix(settings), settings.suffix),
-        normalize=NormalizeOptions(settings.suffix, excluded, _vendor_fields(settings)),
+        normalize=NormalizeOptions(
+            settings.suffix, excluded, _vendor_fields(settings), settings.max_steps_per_run
+        ),
         judge=JudgeOptions(
             pairing=PairingOptions(settings.grace_seconds, settings.run_timeout_seconds),
             compare=CompareOptions(
                 excluded, settings.thresholds.timing_ratio, settings.timing_slack_ms
             ),
-            thresholds=Thresholds(
-                **settings.thresholds.model_dump(),
-                slos=tuple(
-                    (name, LatencySLO(s.p50_ms, s.p95_ms))
-                    for name, s in sorted(settings.slos.items())
-                ),
-            ),
+            thresholds=settings.thresholds.judged(settings.slos),
             schedules=tuple(
                 Schedule(s.stratum, s.cron, s.tolerance_seconds, s.trigger)
                 for s in settings.schedules
             ),
+            max_findings=settings.max_findings_per_run,
         ),
         waivers=waivers,
         config_hash=settings.judgement_fingerprint(waivers_text),

@@ -31,28 +31,43 @@ from pydantic_settings import (
 
 from shadow.collectors.settings import S3Settings
 from shadow.core.layout import Layout
+from shadow.core.normalize import DEFAULT_MAX_STEPS
 from shadow.core.pairing import PairBy
 from shadow.core.profiles import SHIPPED, Profile
 from shadow.errors import ConfigError
+from shadow.judging.judge import DEFAULT_MAX_FINDINGS
+from shadow.judging.verdict import LatencySLO, Thresholds
 from shadow.ledger.dburl import is_postgres, mask_url
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
 
 
+_T = Thresholds()  # the defaults, defined once in the judging layer
+
+
 class ThresholdSettings(BaseModel):
-    status: float = Field(1.0, ge=0, le=1)
-    steps: float = Field(1.0, ge=0, le=1)
-    retries: float = Field(1.0, ge=0, le=1)
-    timing_ratio: float = Field(1.20, gt=1)
-    timing_min_pairs: int = Field(20, ge=1)
-    timing_confidence: float = Field(0.95, gt=0.5, lt=1)
-    completeness: int = Field(0, ge=0)
-    concurrency: int = Field(0, ge=0)
-    side_effects: int = Field(0, ge=0)
-    input: int = Field(0, ge=0)
-    min_pairs: int = Field(200, ge=0)
-    min_pairs_per_agent: int = Field(20, ge=0)
-    min_days: float = Field(14.0, ge=0)
+    """`[thresholds]`: the fields of `verdict.Thresholds` (its defaults), with their bounds."""
+
+    status: float = Field(_T.status, ge=0, le=1)
+    steps: float = Field(_T.steps, ge=0, le=1)
+    retries: float = Field(_T.retries, ge=0, le=1)
+    timing_ratio: float = Field(_T.timing_ratio, gt=1)
+    timing_min_pairs: int = Field(_T.timing_min_pairs, ge=1)
+    timing_confidence: float = Field(_T.timing_confidence, gt=0.5, lt=1)
+    completeness: int = Field(_T.completeness, ge=0)
+    concurrency: int = Field(_T.concurrency, ge=0)
+    side_effects: int = Field(_T.side_effects, ge=0)
+    input: int = Field(_T.input, ge=0)
+    min_pairs: int = Field(_T.min_pairs, ge=0)
+    min_pairs_per_agent: int = Field(_T.min_pairs_per_agent, ge=0)
+    min_days: float = Field(_T.min_days, ge=0)
+
+    def judged(self, slos: dict[str, SLOSettings]) -> Thresholds:
+        """The thresholds the verdict applies, with each stratum's latency objectives."""
+        return Thresholds(
+            **self.model_dump(),
+            slos=tuple((name, LatencySLO(s.p50_ms, s.p95_ms)) for name, s in sorted(slos.items())),
+        )
 
 
 class SLOSettings(BaseModel):
@@ -92,6 +107,8 @@ class Settings(BaseSettings):
     grace_seconds: float = Field(900.0, ge=0)
     run_timeout_seconds: float = Field(600.0, gt=0)
     max_object_bytes: int = Field(1024 * 1024, gt=0)
+    max_steps_per_run: int = Field(DEFAULT_MAX_STEPS, ge=1)
+    max_findings_per_run: int = Field(DEFAULT_MAX_FINDINGS, ge=1)
     excluded_steps: list[str] = Field(default_factory=lambda: ["execute-agent"])
     vendor_fields: list[str] = Field(default_factory=list)
     timing_slack_ms: float = Field(100.0, ge=0)
@@ -205,6 +222,12 @@ class Settings(BaseSettings):
                 "profiles",
             },
         )
+        # Settings added since count only when set away from their default: upgrading shadow
+        # does not change the fingerprint of a configuration that did not change.
+        for name in _COUNTED_WHEN_SET:
+            value = getattr(self, name)
+            if value != type(self).model_fields[name].default:
+                relevant[name] = value
         blob = json.dumps(relevant, sort_keys=True) + "\n" + waivers_text
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -213,6 +236,9 @@ class Settings(BaseSettings):
         data: dict[str, Any] = json.loads(self.model_dump_json())
         data["db"] = mask_url(self.db)
         return data
+
+
+_COUNTED_WHEN_SET = ("max_steps_per_run", "max_findings_per_run")
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -180,6 +180,7 @@ def normalization_fingerprint(opts: CacheOptions) -> str:
         n.suffix,
         sorted(n.excluded_steps),
         sorted(n.vendor_fields),
+        n.max_steps,
         {side.value: p.model_dump(mode="json") for side, p in sorted(opts.profiles.items())},
     ]
     text = json.dumps(parts, sort_keys=True)

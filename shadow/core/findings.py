@@ -76,10 +76,13 @@ class Kind(StrEnum):
     STEP_WITHOUT_NUMBER = "step_without_number"
     RUN_ID_MISMATCH = "run_id_mismatch"
     STEP_IDENTITY_MISMATCH = "step_identity_mismatch"
+    TOO_MANY_STEPS = "too_many_steps"
     UNKNOWN_FIELD = "unknown_field"
     STATUS_MANIFEST_CONFLICT = "status_manifest_conflict"
     STEPS_COMPLETED_EXCEEDS_FILES = "steps_completed_exceeds_files"
     MISSING_STATUS = "missing_status"
+    # any dimension: findings of one kind beyond `max_findings_per_run`, counted in one
+    MORE_FINDINGS = "more_findings"
 
 
 class Finding(BaseModel):

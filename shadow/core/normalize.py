@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -31,8 +32,10 @@ from shadow.core.vocabulary import TERMINAL_STATES, RunState, StepState, error_c
 # Bump when a rule here (or in what normalization reads) changes what a run normalizes to: the
 # ledger's stored runs carry the value, and an upgraded shadow re-normalizes instead of reusing
 # runs judged by the old rules. 2: unknown fields of step files, first_seen from versions.
-# 3: end-to-end time rounded to the microsecond.
-RULES_VERSION: Final = 3
+# 3: end-to-end time rounded to the microsecond. 4: records parsed as standard JSON with bounded
+# integers and times (issue 16), steps beyond `max_steps` rejected.
+RULES_VERSION: Final = 4
+DEFAULT_MAX_STEPS: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class NormalizeOptions:
     suffix: str = "-dryrun"
     excluded_steps: frozenset[str] = frozenset({"execute-agent"})
     vendor_fields: frozenset[str] = frozenset()
+    # Steps judged per run (`max_steps_per_run`): the rest are rejected as input, so one run of
+    # 50,000 step files costs a bounded alignment and a bounded list of findings.
+    max_steps: int = DEFAULT_MAX_STEPS
 
 
 _RETRY_KEY = re.compile(r"^step_(\d+)_(.+)$")
@@ -160,21 +166,54 @@ def run_error(status: StatusRecord | None, manifest: ManifestRecord | None) -> s
     return error_code(raw)
 
 
-_TimedStep = tuple[int, str, StepState, str | None, float | None]
+_TimedStep = tuple[int, str, StepState, str | None, float | None, str]  # ..., ms, key
 _by_number = itemgetter(0)
 
 
 def steps(
-    ev: RunEvidence, findings: list[Finding]
-) -> tuple[tuple[NormStep, ...], tuple[float | None, ...]]:
-    """The steps in number order (shared shapes) and their durations in ms."""
+    ev: RunEvidence, findings: list[Finding], max_steps: int = DEFAULT_MAX_STEPS
+) -> tuple[tuple[NormStep, ...], tuple[float | None, ...], list[_TimedStep]]:
+    """The first `max_steps` steps in number order (shared shapes), their durations in ms, and
+    the steps beyond them (rejected by the caller)."""
     out = [s for step in ev.steps if (s := _one_step(ev, step, findings)) is not None]
     if not out:
-        return steps_of([]), ()
+        return steps_of([]), (), []
     out.sort(key=_by_number)  # stable: steps sharing a number keep the listing's order
+    kept, beyond = out[:max_steps], out[max_steps:]
     return (
-        steps_of([(n, name, st, code) for n, name, st, code, _ in out]),
-        tuple([row[4] for row in out]),
+        steps_of([(n, name, st, code) for n, name, st, code, _, _ in kept]),
+        tuple([row[4] for row in kept]),
+        beyond,
+    )
+
+
+def reject_beyond(
+    ev: RunEvidence,
+    beyond: list[_TimedStep],
+    max_steps: int,
+    findings: list[Finding],
+    rejected: list[Rejected],
+) -> None:
+    """Each step file beyond the cap is a rejected object (counted, listed with its key); the run
+    gets one input error for all of them: it is judged on its first `max_steps` steps only."""
+    if not beyond:
+        return
+    detail = (
+        f"step beyond max_steps_per_run ({max_steps}); the run is judged on its first {max_steps}"
+    )
+    rejected.extend(
+        Rejected(key=row[5], reason=RejectReason.TOO_MANY_STEPS, detail=detail) for row in beyond
+    )
+    findings.append(
+        _input_finding(
+            Kind.TOO_MANY_STEPS,
+            Severity.ERROR,
+            "steps",
+            f"{ev.side.value} run has {max_steps + len(beyond)} steps, more than max_steps_per_run "
+            f"({max_steps}): {len(beyond)} step file(s) from step {beyond[0][0]} on are rejected "
+            "and not judged",
+            **{ev.side.value: {"steps": max_steps + len(beyond), "judged": max_steps}},
+        )
     )
 
 
@@ -211,6 +250,7 @@ def _one_step(ev: RunEvidence, step: StepEvidence, findings: list[Finding]) -> _
         rec.status,
         error_code(error) if error is not None else None,
         duration,
+        step.key,
     )
 
 
@@ -219,11 +259,13 @@ def check_steps_completed(
     status: StatusRecord | None,
     shapes: tuple[NormStep, ...],
     findings: list[Finding],
+    beyond: Sequence[_TimedStep] = (),
 ) -> None:
     """Spec section 3: a finished run never counts more steps than it has files (skips aside)."""
     if status is None or status.status not in TERMINAL_STATES:
         return
     completed = sum(1 for s in shapes if s.state is not StepState.SKIPPED)
+    completed += sum(1 for row in beyond if row[2] is not StepState.SKIPPED)
     if status.steps_completed > completed:
         findings.append(
             _input_finding(
@@ -314,8 +356,9 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
     manifest = ev.manifest
     state, history, queued_observed = run_state(ev, status, manifest, findings)
     code = run_error(status, manifest)
-    shapes, durations = steps(ev, findings)
-    check_steps_completed(ev, status, shapes, findings)
+    shapes, durations, beyond = steps(ev, findings, opts.max_steps)
+    reject_beyond(ev, beyond, opts.max_steps, findings, rejected)
+    check_steps_completed(ev, status, shapes, findings, beyond)
     count, proposal_outputs = proposals(ev, status, manifest)
     unknown, vendor = extra_fields(ev, status, manifest, opts)
     if status is not None:

@@ -56,7 +56,13 @@ class Pair:
 
 
 def _began(run: NormalizedRun) -> float:
-    return run.started_at if run.started_at is not None else run.first_seen
+    """When the run began, by its own record: a run that failed before it started (no
+    `started_at`) ended, and so began, at its `finished_at`. Only a run whose record holds
+    neither falls back to when shadow first saw it (the object's last-modified, capped at the
+    judgement's time: a backfill judged with a past `--now` would otherwise wait for ever)."""
+    if run.started_at is not None:
+        return run.started_at
+    return run.finished_at if run.finished_at is not None else run.first_seen
 
 
 def _ended(run: NormalizedRun) -> float:

@@ -61,8 +61,8 @@ def _time(value: Any, fmt: TimeFormat) -> Any:
     """Epoch numbers become ISO strings; anything else is left for validation to judge."""
     if fmt == "iso" or isinstance(value, bool) or not isinstance(value, int | float):
         return value
-    seconds = value / 1000 if fmt == "epoch_ms" else value
-    try:
+    try:  # a huge integer overflows in the division already
+        seconds = value / 1000 if fmt == "epoch_ms" else value
         return datetime.fromtimestamp(seconds, UTC).isoformat()
     except (OverflowError, OSError, ValueError):
         return value  # out of range: validation rejects it as a schema violation

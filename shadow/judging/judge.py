@@ -19,9 +19,11 @@ from shadow.core.results import PairResult, outcome_of
 from shadow.core.runs import NormalizedRun
 from shadow.core.schedules import Schedule, ScheduleCheck, check_schedules
 from shadow.core.waivers import Waiver, WaiverSet
+from shadow.judging.memo import PairMemo
 from shadow.judging.verdict import Readiness, Thresholds, judge_readiness
 
 RunSides = tuple[NormalizedRun | None, NormalizedRun | None]
+DEFAULT_MAX_FINDINGS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,12 @@ class JudgeOptions:
     compare: CompareOptions = field(default_factory=CompareOptions)
     thresholds: Thresholds = field(default_factory=Thresholds)
     schedules: tuple[Schedule, ...] = ()
+    # Findings listed per run (`max_findings_per_run`); the rest are counted, see `capped`.
+    max_findings: int = DEFAULT_MAX_FINDINGS
+    # Comparisons of big pairs, valid for exactly these compare options, so kept with them (a
+    # cache of a pure function: it never changes a result). Not an argument: `replace` gives new
+    # options a memo of their own.
+    memo: PairMemo = field(default_factory=PairMemo, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +52,16 @@ class Judgement:
     schedule_findings: tuple[Finding, ...] = ()
 
 
-def pair_findings(pair: Pair, opts: CompareOptions) -> list[Finding]:
+def pair_findings(pair: Pair, opts: CompareOptions, memo: PairMemo | None = None) -> list[Finding]:
     found: list[Finding] = []
     for run in (pair.primary, pair.candidate):
         if run is not None:
             found.extend(run.input_findings)
     if pair.state is PairState.PAIRED and pair.primary and pair.candidate:
-        found.extend(compare_pair(pair.primary, pair.candidate, opts))
+        if memo is None:
+            found.extend(compare_pair(pair.primary, pair.candidate, opts))
+        else:
+            found.extend(memo.findings(pair.primary, pair.candidate, opts, compare_pair))
     elif pair.candidate is not None:
         # A proposal written by a dry run is a violation the moment it exists, finished or not.
         found.extend(candidate_effects(pair.candidate))
@@ -86,6 +97,54 @@ def _sort_key(f: Finding) -> tuple[int, int, str]:
     return (DIMENSION_ORDER.index(f.dimension), sev, f.path)
 
 
+def capped(found: list[Finding], limit: int) -> list[Finding]:
+    """At most `limit` findings of a run, plus one counted `more_findings` per kind cut short.
+
+    50,000 extra step files were 50,000 findings (an 18 MB report). Kept are the first of each
+    kind in turn (every kind stays visible), in report order. A kind's summary keeps what its
+    findings meant for the verdict: an error when any of them blocked (so the run's outcome and
+    every criterion read as before), waived when all its errors were waived.
+    """
+    if len(found) <= limit:
+        return found
+    rank: dict[tuple[Dimension, Kind], int] = {}
+    turns = []
+    for i, f in enumerate(found):
+        n = rank[(f.dimension, f.kind)] = rank.get((f.dimension, f.kind), 0) + 1
+        turns.append((n, i))
+    keep = {i for _, i in sorted(turns)[:limit]}
+    dropped: dict[tuple[Dimension, Kind], list[Finding]] = {}
+    for i, f in enumerate(found):
+        if i not in keep:
+            dropped.setdefault((f.dimension, f.kind), []).append(f)
+    out = [f for i, f in enumerate(found) if i in keep]
+    out.extend(_more(dim, kind, fs, len(found), limit) for (dim, kind), fs in dropped.items())
+    return sorted(out, key=_sort_key)
+
+
+def _more(dim: Dimension, kind: Kind, dropped: list[Finding], total: int, limit: int) -> Finding:
+    errors = [f for f in dropped if f.severity is Severity.ERROR]
+    blocking = any(f.blocking for f in errors)
+    if errors:
+        severity = Severity.ERROR
+    elif any(f.severity is Severity.WARNING for f in dropped):
+        severity = Severity.WARNING
+    else:
+        severity = Severity.INFO
+    waived = sorted({f.waived_by for f in errors if f.waived_by})
+    return Finding(
+        dimension=dim,
+        kind=Kind.MORE_FINDINGS,
+        severity=severity,
+        path=f"{kind.value}[+]",
+        subject=kind.value,
+        primary={"count": len(dropped)},
+        message=f"and {len(dropped)} more {kind.value} finding(s), not listed (the run has "
+        f"{total} findings; at most {limit} are listed per run: max_findings_per_run)",
+        waived_by=", ".join(waived) if errors and not blocking else None,
+    )
+
+
 def judge(
     runs: Mapping[str, RunSides],
     now: float,
@@ -103,11 +162,13 @@ def judge(
     extra.append(unknown)
     ws = WaiverSet(waivers, datetime.fromtimestamp(now, UTC).date())
     results = []
+    opts.memo.next_judgement()
     for pair in pairs:
-        found = pair_findings(pair, opts.compare)
+        found = pair_findings(pair, opts.compare, opts.memo)
         for more in extra:
             found.extend(more.get(pair.key, ()))
         found = sorted(ws.apply(found, pair.agent, pair.key), key=_sort_key)
+        found = capped(found, opts.max_findings)
         results.append(_result(pair, tuple(found), opts.compare.excluded_steps))
     checks = _schedule_checks(pairs, now, opts)
     missed: dict[str, list[str]] = {}

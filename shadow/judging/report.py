@@ -23,6 +23,20 @@ SCHEMA_VERSION = 1
 CLUSTER_EXAMPLES = 5
 
 
+class StratumCriterionOut(BaseModel):
+    """A criterion as one stratum (agent, job type) failed it: its own measured value, threshold,
+    examples and extra figures (for timing with an objective: latencies and objectives, in ms)."""
+
+    agent_slug: str
+    status: str
+    measured: float | None
+    threshold: float
+    evidence: int
+    examples: list[str]
+    detail: str
+    extra: dict[str, float | None] = Field(default_factory=dict)
+
+
 class CriterionOut(BaseModel):
     name: str
     passed: bool
@@ -33,6 +47,8 @@ class CriterionOut(BaseModel):
     examples: list[str]
     detail: str
     extra: dict[str, float | None] = Field(default_factory=dict)
+    # The strata where this criterion fails; any makes the criterion read failed.
+    strata: list[StratumCriterionOut] = Field(default_factory=list)
 
 
 class StratumOut(BaseModel):
@@ -173,6 +189,19 @@ def criterion_out(c: Criterion) -> CriterionOut:
         examples=list(c.examples),
         detail=c.detail,
         extra=dict(c.extra),
+        strata=[
+            StratumCriterionOut(
+                agent_slug=agent,
+                status=sc.status.value,
+                measured=sc.measured,
+                threshold=sc.threshold,
+                evidence=sc.evidence,
+                examples=list(sc.examples),
+                detail=sc.detail,
+                extra=dict(sc.extra),
+            )
+            for agent, sc in c.failing_strata
+        ],
     )
 
 
@@ -231,6 +260,8 @@ def totals_of(results: Sequence[PairResult], rejected: int) -> Totals:
 
 
 def clusters_of(results: Sequence[PairResult]) -> list[Cluster]:
+    """Findings grouped by signature: how many, and up to `CLUSTER_EXAMPLES` distinct runs (a run
+    with five findings of one signature is one example, not five)."""
     groups: dict[str, list[str]] = defaultdict(list)
     sev: dict[str, Severity] = {}
     for r in results:
@@ -244,9 +275,24 @@ def clusters_of(results: Sequence[PairResult]) -> list[Cluster]:
         groups.items(), key=lambda kv: (sev[kv[0]] is not Severity.ERROR, -len(kv[1]), kv[0])
     )
     return [
-        Cluster(signature=s, count=len(keys), severity=sev[s], examples=keys[:CLUSTER_EXAMPLES])
+        Cluster(
+            signature=s,
+            count=len(keys),
+            severity=sev[s],
+            examples=_distinct(keys, CLUSTER_EXAMPLES),
+        )
         for s, keys in ordered
     ]
+
+
+def _distinct(keys: list[str], limit: int) -> list[str]:
+    out: list[str] = []
+    for key in keys:  # a run's findings are adjacent: comparing with the last one is enough
+        if not out or out[-1] != key:
+            out.append(key)
+            if len(out) == limit:
+                break
+    return out
 
 
 def waivers_out(waivers: Sequence[Waiver], j: Judgement, today: datetime) -> list[WaiverOut]:

@@ -9,15 +9,20 @@ Rules:
   most the tolerance; with fewer ratios than `timing_min_pairs` it is undecided.
 - NOT_READY if any criterion fails (in any agent); else INSUFFICIENT_DATA while evidence or
   timing is short; else READY. Pending runs are provisional and never count.
+- A criterion of the whole reads failed when it fails in any agent (a latency objective is set
+  per agent, a parity share can hold overall and not in one agent), and names those agents with
+  their own measured values, thresholds and examples: a reader of `criteria` never sees a pass
+  above a reason that says it failed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from shadow.comparators.options import TIMING_TOLERANCE
 from shadow.core.findings import Dimension
 from shadow.core.pairing import PairState
 from shadow.core.results import PairResult
@@ -38,10 +43,13 @@ class CriterionStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    """The readiness thresholds, and the one place their defaults are written: the settings
+    (`config.ThresholdSettings`) and the metrics that export them derive from this."""
+
     status: float = 1.0
     steps: float = 1.0
     retries: float = 1.0
-    timing_ratio: float = 1.20
+    timing_ratio: float = TIMING_TOLERANCE
     timing_min_pairs: int = 20
     timing_confidence: float = 0.95
     completeness: int = 0
@@ -67,6 +75,8 @@ class Criterion:
     examples: tuple[str, ...]
     detail: str
     extra: dict[str, float | None] = field(default_factory=dict)
+    # On a criterion of the whole: the agents (strata) where the same criterion fails.
+    failing_strata: tuple[tuple[str, Criterion], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -163,7 +173,12 @@ def slo_breaches(
         words.append(f"latency p50 {p50:.0f} ms > {slo.p50_ms:.0f} ms")
     if slo.p95_ms is not None and p95 > slo.p95_ms:
         words.append(f"latency p95 {p95:.0f} ms > {slo.p95_ms:.0f} ms")
-    return words, {"latency_p50_ms": p50, "latency_p95_ms": p95}
+    return words, {
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "slo_p50_ms": slo.p50_ms,
+        "slo_p95_ms": slo.p95_ms,
+    }
 
 
 def timing_criterion(
@@ -176,13 +191,18 @@ def timing_criterion(
         return crit
     status = CriterionStatus.FAIL if breaches else crit.status
     detail = ", ".join([crit.detail, *breaches])
+    examples = crit.examples
+    if breaches and crit.status is not CriterionStatus.FAIL:  # the slowest dry runs, not ratios
+        timed = [r for r in results if r.state is PairState.PAIRED and r.candidate_ms is not None]
+        slowest = sorted(timed, key=lambda r: -(r.candidate_ms or 0.0))[:EXAMPLES]
+        examples = tuple(r.key for r in slowest)
     return Criterion(
         crit.name,
         status,
         crit.measured,
         crit.threshold,
         crit.evidence,
-        crit.examples,
+        examples,
         detail,
         {**crit.extra, **latency},
     )
@@ -314,10 +334,38 @@ def judge_readiness(
     return Readiness(
         verdict,
         tuple(reasons),
-        tuple(criteria),
+        tuple(with_strata(c, strata) for c in criteria),
         evidence_days(results),
         tuple(strata),
         tuple(needs),
+    )
+
+
+def with_strata(c: Criterion, strata: Sequence[Stratum]) -> Criterion:
+    """The criterion of the whole, failed when the same criterion fails in any stratum.
+
+    When it passed on its own, the detail gains what failed where and the examples become the
+    failing strata's; its measured value and threshold stay those of the whole.
+    """
+    failing = tuple(
+        (s.agent, sc)
+        for s in strata
+        for sc in s.criteria
+        if sc.name == c.name and sc.status is CriterionStatus.FAIL
+    )
+    if not failing:
+        return c
+    if c.status is CriterionStatus.FAIL:
+        return replace(c, failing_strata=failing)
+    words = [_fail_words(sc, agent) for agent, sc in failing[:3]]
+    if len(failing) > 3:
+        words.append(f"and {len(failing) - 3} more stratum(s)")
+    return replace(
+        c,
+        status=CriterionStatus.FAIL,
+        detail=f"{c.detail}; fails in {len(failing)} stratum(s): {'; '.join(words)}",
+        examples=tuple(k for _, sc in failing for k in sc.examples)[:EXAMPLES],
+        failing_strata=failing,
     )
 
 
@@ -329,9 +377,12 @@ def explain(
     for c in criteria:
         if c.status is CriterionStatus.FAIL:
             reasons.append(_fail_words(c, None))
+    # A stratum's failure is a reason of its own where the whole does not fail the same way:
+    # timing (latency objectives and ratios are per stratum), or a share below 1.0 held overall.
+    passing = {c.name for c in criteria if c.status is not CriterionStatus.FAIL}
     for s in strata:
         for c in s.criteria:
-            if c.status is CriterionStatus.FAIL and c.name == "timing":
+            if c.status is CriterionStatus.FAIL and (c.name == "timing" or c.name in passing):
                 reasons.append(_fail_words(c, s.agent))
             if c.status is CriterionStatus.INSUFFICIENT and c.name == "evidence":
                 needs.append(

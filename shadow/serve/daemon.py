@@ -30,17 +30,16 @@ log = logging.getLogger("shadow.serve.daemon")
 
 def build_service(settings: Settings, registry: CollectorRegistry | None = None) -> Service:
     reg = registry if registry is not None else CollectorRegistry()
-    t = settings.thresholds
+    engine = make_engine(settings)
     metrics = ShadowMetrics(
         reg,
         allow_agents=settings.agent_label_allowlist,
         top_k=settings.agent_label_top_k,
-        parity_thresholds={"status": t.status, "steps": t.steps, "retries": t.retries},
-        timing_threshold=t.timing_ratio,
+        thresholds=engine.opts.judge.thresholds,
         scan_interval_seconds=settings.scan_interval_seconds,
         schedule_alert_window_seconds=settings.schedule_alert_window_seconds,
     )
-    return Service(settings=settings, engine=make_engine(settings), metrics=metrics)
+    return Service(settings=settings, engine=engine, metrics=metrics)
 
 
 def build_app(settings: Settings, service: Service | None = None) -> FastAPI:

@@ -26,7 +26,7 @@ from shadow.core.records import RejectReason
 from shadow.core.results import Outcome
 from shadow.core.stats import ratio_quantile
 from shadow.engine import CycleSummary
-from shadow.judging.verdict import Verdict
+from shadow.judging.verdict import PARITY, Thresholds, Verdict
 
 RATIO_BUCKETS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 3.0)
 OTHER = "other"
@@ -74,15 +74,13 @@ class ShadowMetrics:
         *,
         allow_agents: Sequence[str] = (),
         top_k: int = 10,
-        parity_thresholds: Mapping[str, float] | None = None,
-        timing_threshold: float = 1.20,
+        thresholds: Thresholds = Thresholds(),  # noqa: B008 (frozen: one shared default is safe)
         scan_interval_seconds: float = 60.0,
         schedule_alert_window_seconds: float = 86400.0,
     ) -> None:
         self.registry = registry
-        default = {"status": 1.0, "steps": 1.0, "retries": 1.0}
-        self.parity_thresholds = dict(parity_thresholds or default)
-        self.timing_threshold = timing_threshold
+        self.parity_thresholds = {d.value: float(getattr(thresholds, d.value)) for d in PARITY}
+        self.timing_threshold = thresholds.timing_ratio
         self.scan_interval_seconds = scan_interval_seconds
         self.schedule_window = schedule_alert_window_seconds
         self.allow_agents = tuple(allow_agents)

@@ -120,6 +120,15 @@ def test_chat_slow_stratum_fails_on_the_absolute_slo_only(
     assert strata["callback-query"]["failing"] == ["timing"]
     reasons = " ".join(report["readiness"]["reasons"])
     assert "latency p95" in reasons and "callback-query" in reasons
+    # Issue 16 item 18: the criterion a reader looks at says so too, with the stratum's figures.
+    timing = next(c for c in report["readiness"]["criteria"] if c["name"] == "timing")
+    ((stratum),) = timing["strata"]
+    assert (False, "callback-query", 5000.0) == (
+        timing["passed"],
+        stratum["agent_slug"],
+        stratum["extra"]["slo_p95_ms"],
+    )
+    assert stratum["extra"]["latency_p95_ms"] > 5000 and timing["examples"] == stratum["examples"]
 
 
 def test_demo_cli_writes_a_scenario_with_its_config(

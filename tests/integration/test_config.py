@@ -119,3 +119,42 @@ def test_a_postgres_url_is_masked_in_check_config_and_errors(
     assert 3 == main(["check-config", "--db", "mysql://root:mysql-pass-789@h/d"])
     err = capsys.readouterr().err
     assert "SHADOW_DB" in err and "postgresql://" in err and "mysql-pass-789" not in err
+
+
+def test_thresholds_are_defined_once_and_everything_else_derives_them(tmp_path: Path) -> None:
+    """`verdict.Thresholds` holds the defaults: the settings name the same fields with the same
+    defaults, the comparators' tolerance is the timing threshold, and the metrics export them."""
+    from dataclasses import fields
+
+    from prometheus_client import CollectorRegistry
+
+    from shadow.comparators import CompareOptions
+    from shadow.config import ThresholdSettings
+    from shadow.judging.verdict import Thresholds
+    from shadow.serve.daemon import build_service
+
+    assert {f.name for f in fields(Thresholds)} - {"slos"} == set(ThresholdSettings.model_fields)
+    assert Thresholds() == ThresholdSettings().judged({})
+    assert Thresholds().timing_ratio == CompareOptions().timing_tolerance
+    settings = load_settings(
+        source=f"dir:{tmp_path}",
+        db=tmp_path / "s.db",
+        thresholds={"steps": 0.99, "timing_ratio": 1.5},
+    )
+    metrics = build_service(settings, CollectorRegistry()).metrics
+    assert ({"status": 1.0, "steps": 0.99, "retries": 1.0}, 1.5) == (
+        metrics.parity_thresholds,
+        metrics.timing_threshold,
+    )
+
+
+def test_the_new_caps_change_the_fingerprint_only_when_set() -> None:
+    """`max_steps_per_run` and `max_findings_per_run` at their defaults leave the fingerprint of an
+    unchanged configuration as it was; set, they change it (they change the judgement)."""
+    base = load_settings().judgement_fingerprint()
+    assert (
+        base
+        == load_settings(max_steps_per_run=1000, max_findings_per_run=100).judgement_fingerprint()
+    )
+    assert base != load_settings(max_steps_per_run=50).judgement_fingerprint()
+    assert base != load_settings(max_findings_per_run=5).judgement_fingerprint()

@@ -268,3 +268,24 @@ def test_a_dry_run_exactly_20_percent_slower_is_within_the_tolerance() -> None:
     assert p_ms is not None and c_ms is not None
     assert 1.2 == c_ms / p_ms
     assert [] == compare_pair(primary, candidate, CompareOptions())
+
+
+def test_steps_beyond_the_cap_are_rejected_as_input_and_the_run_judged_on_the_rest() -> None:
+    """Issue 16 item 4: past `max_steps_per_run` each step file is rejected (counted, with its key)
+    and the run carries one input error, judged on its first steps only."""
+    files = {f"steps/{n}-s{n}.json": step(n, f"s{n}") for n in range(1, 8)}
+    files["status.json"] = status(steps_completed=7)
+    run = normalized(files, opts=NormalizeOptions(max_steps=5))
+    assert ["s1", "s2", "s3", "s4", "s5"] == [s.name for s in run.steps]
+    assert 5 == len(run.step_durations)
+    assert [
+        ("runs/run_1/steps/6-s6.json", RejectReason.TOO_MANY_STEPS),
+        ("runs/run_1/steps/7-s7.json", RejectReason.TOO_MANY_STEPS),
+    ] == [(r.key, r.reason) for r in run.rejected]
+    capped = [f for f in run.input_findings if f.kind is Kind.TOO_MANY_STEPS]
+    assert [(Severity.ERROR, {"steps": 7, "judged": 5})] == [
+        (f.severity, f.primary) for f in capped
+    ]
+    # Step files beyond the cap still exist: the count in status.json is not contradicted.
+    assert Kind.STEPS_COMPLETED_EXCEEDS_FILES not in kinds(run)
+    assert kinds(normalized(files)) == [k for k in kinds(run) if k is not Kind.TOO_MANY_STEPS]

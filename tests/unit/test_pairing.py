@@ -127,3 +127,22 @@ def test_an_idempotency_key_equal_to_a_run_id_still_pairs() -> None:
     c = twin(run("x"), idempotency_key=None)
     grouped = group_runs([p, c], PairBy.IDEMPOTENCY_KEY)
     assert {"x": (p, c)} == grouped.sides
+
+
+def test_a_twin_that_failed_before_it_started_is_timed_from_its_finish() -> None:
+    """Issue 16 item 19: no `started_at`, a `finished_at` two days before now, first seen now (a
+    backfill judged with a past `--now` caps first_seen at now): an orphan past grace, not pending.
+    Only a record with neither time waits from when shadow first saw it."""
+    now = T0 + 2 * 86400
+    failed_early = replace(
+        twin(DONE),
+        state=RunState.FAILED,
+        history=(RunState.REQUESTED, RunState.FAILED),
+        started_at=None,
+        finished_at=T0,
+        first_seen=now,
+    )
+    assert PairState.CANDIDATE_ONLY == classify(None, failed_early, now, OPTS)
+    untimed = replace(failed_early, finished_at=None)
+    assert PairState.PENDING == classify(None, untimed, now, OPTS)
+    assert PairState.CANDIDATE_ONLY == classify(None, untimed, now + 901, OPTS)

@@ -220,3 +220,135 @@ def test_dead_lettered_is_failed_with_retries_exhausted() -> None:
         out.agent_slug,
         (out.error or "").split(":")[0],
     ) == ("failed", "delete-document", "INTERNAL_ERROR")
+
+
+# Issue 16, items 1, 2, 3 and 13: documents a lenient parser would take, and values that break
+# arithmetic or time conversion downstream, are rejected here with a reason.
+STEP = {"step_number": 1, "step_name": "persist", "status": "completed", "duration_ms": 1000}
+
+
+def _with(doc: dict[str, object], field: str, raw: str) -> bytes:
+    """`doc` as JSON with one member's value spliced in as raw JSON text."""
+    body = json.dumps({**doc, field: "@@"})
+    return body.replace('"@@"', raw).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "model", "reason", "words"),
+    [
+        (_with(STATUS, "agent_slug", '"a\\ud800"'), StatusRecord, "invalid_json", "surrogate"),
+        (_with(STEP, "step_name", '"persist\\udc80"'), StepRecord, "invalid_json", "surrogate"),
+        (
+            _with(STEP, "output_summary", '["x", "\\udfff"]'),
+            StepRecord,
+            "invalid_json",
+            "surrogate",
+        ),
+        (_with(STEP, "duration_ms", "Infinity"), StepRecord, "invalid_json", "Infinity"),
+        (_with(STEP, "duration_ms", "-Infinity"), StepRecord, "invalid_json", "Infinity"),
+        (_with(STEP, "duration_ms", "NaN"), StepRecord, "invalid_json", "NaN"),
+        (_with(STEP, "duration_ms", "1e400"), StepRecord, "invalid_json", "beyond a double"),
+        (
+            b'{"step_number": 1, "status": "failed", "status": "completed"}',
+            StepRecord,
+            "invalid_json",
+            "'status' repeated",
+        ),
+        (  # a repeated name deep inside, in a document orjson reads
+            _with(STATUS, "_orchestrator_meta", '{"a": {"b": 1, "b": 2}}'),
+            StatusRecord,
+            "invalid_json",
+            "'b' repeated",
+        ),
+        (  # a repeated name in a document only the standard library reads (a big integer)
+            _with(STATUS, "steps_total", "1" + "0" * 30 + ', "steps_total": 4'),
+            StatusRecord,
+            "invalid_json",
+            "repeated",
+        ),
+        (  # an escaped colon in one name must not hide a repeated other
+            b'{"step_number": 1, "a\\u003a": 1, "status": "x", "status": "completed"}',
+            StepRecord,
+            "invalid_json",
+            "repeated",
+        ),
+        (_with(STEP, "duration_ms", "1" + "0" * 400), StepRecord, "schema_violation", "duration"),
+        (_with(STEP, "duration_ms", str(2**63)), StepRecord, "schema_violation", "duration"),
+        (_with(STEP, "duration_ms", "1e300"), StepRecord, "schema_violation", "duration"),
+        (_with(STEP, "step_number", "1" + "0" * 400), StepRecord, "schema_violation", "step_num"),
+        (_with(STATUS, "steps_total", "1" + "0" * 400), StatusRecord, "schema_violation", "total"),
+        (_with(STATUS, "steps_completed", "9" * 30), StatusRecord, "schema_violation", "complet"),
+        (_with(STATUS, "queue_position", "9" * 30), StatusRecord, "schema_violation", "queue"),
+        (_with(STATUS, "idempotency_key", "9" * 30), StatusRecord, "schema_violation", "idempot"),
+        (_with(MANIFEST, "steps_count", "9" * 400), ManifestRecord, "schema_violation", "count"),
+        (
+            _with(MANIFEST, "proposals_created", "9" * 400),
+            ManifestRecord,
+            "schema_violation",
+            "proposals",
+        ),
+        (
+            _with(
+                MANIFEST,
+                "retries",
+                '{"step_2_x": {"attempts": 1' + "0" * 400 + ', "recovered": true}}',
+            ),
+            ManifestRecord,
+            "schema_violation",
+            "attempts",
+        ),
+        (
+            _with(STATUS, "finished_at", '"9999-12-31T23:59:59-14:00"'),
+            StatusRecord,
+            "schema_violation",
+            "out of range",
+        ),
+        (
+            _with(STEP, "started_at", '"0001-01-01T00:00:00+14:00"'),
+            StepRecord,
+            "schema_violation",
+            "out of range",
+        ),
+        (  # Go's zero time: no run started in year 1
+            _with(STATUS, "started_at", '"0001-01-01T00:00:00Z"'),
+            StatusRecord,
+            "schema_violation",
+            "outside 1970-01-01 to 2200-01-01",
+        ),
+        (
+            _with(STEP, "finished_at", '"2200-01-01T00:00:00Z"'),
+            StepRecord,
+            "schema_violation",
+            "outside",
+        ),
+    ],
+)
+def test_hostile_values_are_rejected_with_a_reason(
+    body: bytes, model: type, reason: str, words: str
+) -> None:
+    """Lone surrogates, NaN/Infinity, repeated names, huge integers and out-of-range times are
+    rejected with their reason and a detail naming the problem, never raised."""
+    out = _parse(body, model)
+    assert isinstance(out, Rejected), out
+    assert (reason, True) == (out.reason.value, words in out.detail), out.detail
+    out.model_dump_json()  # the detail is printable: a report can carry it
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('"\\ud83d\\ude00"', "\U0001f600"),  # a surrogate pair is one character: fine
+        (str(2**63 - 1), 2**63 - 1),
+        ("1.5e3", 1500.0),
+    ],
+)
+def test_standard_values_at_the_edges_are_accepted(raw: str, expected: object) -> None:
+    """What the bounds keep: a surrogate pair, the largest 64-bit integer, an exponent."""
+    doc = load_object(KEY, _with({}, "x", raw), 1024)
+    assert isinstance(doc, dict) and expected == doc["x"]
+
+
+def test_a_utf16_document_still_reads() -> None:
+    """The standard library's fallback keeps reading what orjson cannot (a UTF-16 document)."""
+    doc = load_object(KEY, json.dumps(STEP).encode("utf-16"), 1024)
+    assert STEP == doc

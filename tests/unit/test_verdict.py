@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.pairing import PairState
+from shadow.judging.judge import Judgement
+from shadow.judging.report import build_report
 from shadow.judging.verdict import LatencySLO, Thresholds, Verdict, judge_readiness
+from shadow.render import render_report
 from tests.builders import T0, result
 
 DAY = 86400.0
@@ -163,3 +166,62 @@ def test_dry_runs_that_took_no_time_do_not_break_the_timing_criterion() -> None:
     timing = next(c for c in judge_readiness(results, T).criteria if c.name == "timing")
     assert 25 == timing.evidence
     assert timing.detail.endswith("60 paired run(s) without a ratio")
+
+
+def test_a_stratum_breaking_its_latency_objective_reads_as_failed_timing_with_its_figures() -> None:
+    """Issue 16 item 18: the relative rule passes everywhere, stratum "a" breaks its p95 objective:
+    criteria[timing] reads failed and names the stratum with its latencies, objectives and its
+    slowest runs; the report and the text report say the same."""
+    t = Thresholds(
+        min_pairs=40,
+        min_pairs_per_agent=10,
+        min_days=14,
+        timing_min_pairs=10,
+        slos=(("a", LatencySLO(p50_ms=2000, p95_ms=5000)),),
+    )
+    results = [
+        result(
+            r.key,
+            r.agent,
+            start=r.start or T0,
+            candidate_ms=(6000.0 + i if r.agent == "a" else 900.0),
+        )
+        for i, r in enumerate(clean(60))
+    ]
+    r = judge_readiness(results, t)
+    timing = next(c for c in r.criteria if c.name == "timing")
+    assert (False, "fail") == (timing.passed, timing.status.value)
+    assert "fails in 1 stratum(s): timing: latency p50" in timing.detail
+    ((agent, own),) = timing.failing_strata
+    assert "a" == agent
+    assert {"slo_p50_ms": 2000, "slo_p95_ms": 5000} == {
+        k: v for k, v in own.extra.items() if k.startswith("slo_")
+    }
+    assert (own.extra["latency_p95_ms"] or 0) > 5000
+    assert ("r58", "r56", "r54", "r52", "r50") == own.examples == timing.examples
+    out = build_report(Judgement((), {}, r, {}, {}, {}), [], T0)
+    (stratum,) = next(c for c in out.readiness.criteria if c.name == "timing").strata
+    assert ("a", "fail", 5000) == (stratum.agent_slug, stratum.status, stratum.extra["slo_p95_ms"])
+    text = render_report(out)
+    assert "timing       FAIL" in text and "timing       PASS" not in text
+
+
+def test_a_share_held_overall_but_not_in_one_stratum_fails_and_says_where() -> None:
+    """With a parity threshold below 1.0, one agent below it fails the criterion of the whole,
+    which reads failed, with a reason naming the agent (it read passed, with no reason)."""
+    t = Thresholds(
+        min_pairs=40, min_pairs_per_agent=10, min_days=14, timing_min_pairs=10, steps=0.9
+    )
+    results = clean(100, agents=("a", "b", "c", "d", "e"))
+    bad = {f"r{i}" for i in range(0, 15, 5)}  # three of agent a's twenty pairs: 0.85 < 0.9
+    results = [
+        result(x.key, x.agent, start=x.start or T0, findings=(ERR,) if x.key in bad else ())
+        for x in results
+    ]
+    r = judge_readiness(results, t)
+    steps_criterion = next(c for c in r.criteria if c.name == "steps")
+    assert (0.97, False) == (steps_criterion.measured, steps_criterion.passed)
+    assert ["a"] == [agent for agent, _ in steps_criterion.failing_strata]
+    assert [reason for reason in r.reasons if reason.startswith("steps")] == [
+        "steps: parity 0.8500 < 0.9 (17 of 20 pairs agree) (agent a)"
+    ]
