@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-mapfile -t packages < <("$PYTHON" tests/tools.py missing)
-[ "${#packages[@]}" -eq 0 ] && exit 0
+wanted=$("$PYTHON" tests/tools.py missing)
+[ -z "$wanted" ] && exit 0
+mapfile -t packages <<<"$wanted"
 
 by_hand() {
   echo "provision: $1" >&2
