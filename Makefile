@@ -35,7 +35,7 @@ demo: $(STAMP)
 test: provision $(STAMP)
 	$(BIN)/pytest -q
 
-# The pure tier: no tool, no server, nothing marked slow (markers in pyproject.toml).
+# The pure tier (PURE_TIER in tests/conftest.py: no tool, no server), without the slow tests.
 UNIT_TESTS := tests/unit tests/property
 test-unit: $(STAMP)
 	$(BIN)/pytest -q -m "not slow" $(UNIT_TESTS)

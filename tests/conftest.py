@@ -4,7 +4,8 @@
 A test reaches a tool only through a fixture here (or moto's `s3_endpoint`), and the fixture's
 marker is applied from the fixtures it uses, so the markers cannot drift from what the tests
 do. A marker never skips: a marked test whose tool is missing fails, naming the Debian package
-(`make test` installs it through scripts/provision.sh). `make test-unit` deselects by marker.
+(`make test` installs it through scripts/provision.sh). `make test-unit` runs PURE_TIER
+without the tests marked `slow`; a test there that needs a tool stops the collection.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FIXTURE_MARKERS = {
     "own_pg_server": "needs_postgres",
     "s3_endpoint": "needs_s3",
 }
-# The pure tier (`make test-unit`): logic and files only, no tool and no server.
+# The pure tier (`make test-unit`, the Makefile's UNIT_TESTS): logic and files only.
 PURE_TIER = ("unit", "property")
 
 Promtool = Callable[..., subprocess.CompletedProcess[bytes]]
