@@ -31,7 +31,7 @@ demo: $(STAMP)
 	$(BIN)/shadow report --db $(DEMO_DB)
 	-$(BIN)/shadow verdict --db $(DEMO_DB) > /dev/null; echo "shadow verdict exit code: $$?"
 
-# The suite needs Debian's prometheus, chromium and postgresql: provision installs what is missing.
+# The suite needs Debian packages (tests/tools.py lists them): provision installs what is missing.
 test: provision $(STAMP)
 	$(BIN)/pytest -q
 
