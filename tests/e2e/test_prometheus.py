@@ -148,6 +148,7 @@ def _panel_expr(dashboard: str, title: str) -> str:
     return str(target["expr"])
 
 
+@pytest.mark.slow
 def test_verdict_panel_shows_the_worst_shard_and_shadow_down_watches_only_its_job(
     tmp_path: Path, prometheus: str
 ) -> None:
