@@ -31,8 +31,19 @@ demo: $(STAMP)
 	$(BIN)/shadow report --db $(DEMO_DB)
 	-$(BIN)/shadow verdict --db $(DEMO_DB) > /dev/null; echo "shadow verdict exit code: $$?"
 
-test: $(STAMP)
+# The suite needs Debian packages (tests/tools.py lists them): provision installs what is missing.
+test: provision $(STAMP)
 	$(BIN)/pytest -q
+
+# The pure tier (PURE_TIER in tests/conftest.py: no tool, no server), without the slow tests.
+UNIT_TESTS := tests/unit tests/property
+test-unit: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" $(UNIT_TESTS)
+
+provision:
+	@PYTHON=$(PYTHON) bash scripts/provision.sh
+
+.PHONY: test-unit provision
 
 check: $(STAMP)
 	$(BIN)/ruff check shadow tests bench dashboards deploy

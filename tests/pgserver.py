@@ -8,7 +8,6 @@ logs in over TCP with a password (SCRAM), so tests exercise URLs that carry one.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import signal
@@ -19,18 +18,16 @@ import time
 import uuid
 from pathlib import Path
 
+from tests import tools
+
 USER = "shadow"
 PASSWORD = "pg-secret-never-logged-4242"
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
-    )
+    found = tools.find(name)
     if found is None:
-        raise RuntimeError(
-            f"PostgreSQL's {name} is not installed; install Debian `postgresql` (.ci/run does)"
-        )
+        raise RuntimeError(tools.message(tools.BY_MARKER["needs_postgres"]))
     return found
 
 

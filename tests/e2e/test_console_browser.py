@@ -1,11 +1,10 @@
-"""The parity console in a real headless browser (Debian's chromium driven by Playwright),
+"""The parity console in a real headless browser (Debian's chromium driven by Playwright;
+`SHADOW_TEST_CHROMIUM` names another binary),
 against a real `shadow serve` over a demo bucket. Screenshots of every page are kept in
 test-artifacts/screenshots/ for people to look at."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from shadow.corpora.demo import DemoCorpus
 from tests.e2e.console_corpus import HOSTILE_ERROR, HOSTILE_ID, WAIVERS, console_corpus
 from tests.e2e.test_daemon import free_port, start_serve, wait_for
 
-CHROMIUM = os.environ.get("SHADOW_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [  # what a closed network and a root user need (see the env notes in the README)
     "--headless",
     "--no-sandbox",
@@ -65,13 +63,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), (
-        f"{CHROMIUM} missing: .ci/run installs Debian's chromium"
-    )
+def browser(chromium: str) -> Iterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=chromium, args=ARGS)
         yield b
         b.close()
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shadow.corpora.demo import write_demo
 from tests.snapshots import tree_unchanged
@@ -129,6 +130,7 @@ def _arrive(staged: Path, root: Path, dirs: list[str]) -> None:
         shutil.copytree(staged / "runs" / d, root / "runs" / d)
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_never_loses_or_double_counts(tmp_path: Path) -> None:
     """Ten SIGKILLs at seeded random points of start-up and of cycles, with runs arriving between
     restarts, all on one ledger: the final report equals an uninterrupted run's, nothing twice."""

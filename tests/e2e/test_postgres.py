@@ -43,6 +43,7 @@ def test_postgres_ledger_reports_exactly_what_sqlite_does(
     assert PASSWORD not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_two_shards_sharing_one_postgres_database_merge_to_the_whole(
     tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -73,34 +74,30 @@ def test_two_shards_sharing_one_postgres_database_merge_to_the_whole(
 
 
 async def test_postgres_outage_fails_a_cycle_clearly_and_the_next_one_recovers(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, own_pg_server: PgServer
 ) -> None:
     """Database down mid-life: the cycle fails with host and database named, no password in the
     error or the log; the service keeps running and the first cycle after it is back succeeds."""
     corpus = write_demo(tmp_path / "bucket", now=NOW, runs=40, days=3)
-    server = PgServer()
+    server = own_pg_server
+    url = server.create_database()
+    settings = load_settings(source=f"dir:{corpus.root}", db=url)
+    svc = build_service(settings, CollectorRegistry())
     try:
+        good = await svc.cycle(NOW.timestamp())
+        assert good is not None and good.report is not None
+        server.stop()
+        with caplog.at_level(logging.ERROR, logger="shadow"):
+            assert await svc.cycle(NOW.timestamp()) is None
+        error = svc.health.last_error or ""
+        assert f"@127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]}" in error
+        assert PASSWORD not in error + caplog.text
+        assert "ledger" in caplog.text
         server.start()
-        url = server.create_database()
-        settings = load_settings(source=f"dir:{corpus.root}", db=url)
-        svc = build_service(settings, CollectorRegistry())
-        try:
-            good = await svc.cycle(NOW.timestamp())
-            assert good is not None and good.report is not None
-            server.stop()
-            with caplog.at_level(logging.ERROR, logger="shadow"):
-                assert await svc.cycle(NOW.timestamp()) is None
-            error = svc.health.last_error or ""
-            assert f"@127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]}" in error
-            assert PASSWORD not in error + caplog.text
-            assert "ledger" in caplog.text
-            server.start()
-            back = await svc.cycle(NOW.timestamp())
-            assert back is not None and back.report is not None
-            assert 0 == back.scan.fetched  # everything stored before the outage still counts once
-            assert good.report.totals == back.report.totals
-            assert svc.health.last_error is None
-        finally:
-            await svc.close()
+        back = await svc.cycle(NOW.timestamp())
+        assert back is not None and back.report is not None
+        assert 0 == back.scan.fetched  # everything stored before the outage still counts once
+        assert good.report.totals == back.report.totals
+        assert svc.health.last_error is None
     finally:
-        server.destroy()
+        await svc.close()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shadow.bootstrap import make_engine
@@ -44,10 +45,11 @@ def alerts(prom: str) -> dict[str, str]:
     return {a["labels"]["alertname"]: a["state"] for a in data["data"]["alerts"]}
 
 
-def test_prometheus_scrapes_shadow_and_raises_the_expected_alerts(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_prometheus_scrapes_shadow_and_raises_the_expected_alerts(
+    tmp_path: Path, prometheus: str
+) -> None:
     """Lost runs and a timing regression in the bucket become pending or firing alerts."""
-    prometheus = shutil.which("prometheus")
-    assert prometheus, "Debian's prometheus package must be installed (.ci/run installs it)"
     corpus = write_demo(tmp_path / "bucket", now=datetime.now(UTC).replace(microsecond=0))
     slow_down_candidates(corpus.root, 8.0)
     shadow_port, prom_port = free_port(), free_port()
@@ -146,15 +148,14 @@ def _panel_expr(dashboard: str, title: str) -> str:
     return str(target["expr"])
 
 
+@pytest.mark.slow
 def test_verdict_panel_shows_the_worst_shard_and_shadow_down_watches_only_its_job(
-    tmp_path: Path,
+    tmp_path: Path, prometheus: str
 ) -> None:
     """Two shards' real expositions scraped by a real Prometheus: the overview's verdict query gives
     NOT_READY for READY + NOT_READY, INSUFFICIENT_DATA for READY + INSUFFICIENT_DATA or a shard that
     cannot be scraped, READY only when both are; ShadowDown, generated for one job, is active for
     that job's dead shard and not for another job's."""
-    prometheus = shutil.which("prometheus")
-    assert prometheus, "Debian's prometheus package must be installed (.ci/run installs it)"
     t_start = time.monotonic()
     corpora = {
         "READY": write_demo(tmp_path / "ready", now=NOW, plant=False).root,

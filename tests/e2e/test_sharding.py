@@ -45,6 +45,7 @@ def _merge(capsys: pytest.CaptureFixture[str], tmp_path: Path, parts: list[dict]
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["nested", "flat"])
 def test_two_shards_are_disjoint_and_cover_everything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
@@ -57,6 +58,7 @@ def test_two_shards_are_disjoint_and_cover_everything(
     assert {r["run_id"] for r in whole["runs"]} == keys[0] | keys[1]
 
 
+@pytest.mark.slow
 def test_merged_shards_equal_one_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -69,6 +71,7 @@ def test_merged_shards_equal_one_process(
     assert whole["runs"] == merged["runs"]
 
 
+@pytest.mark.slow
 def test_overlapping_reports_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,8 @@ from tests.integration.faultproxy import FaultProxy
 from tests.integration.test_s3_source import upload_tree
 from tests.snapshots import bucket_unchanged
 
+pytestmark = pytest.mark.slow  # each test waits out retries against a faulty S3 proxy
+
 
 def comparable(report: Report | None) -> dict[str, Any]:
     assert report is not None

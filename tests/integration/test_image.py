@@ -81,6 +81,8 @@ def test_dockerfile_has_a_build_stage_and_a_pinned_non_root_final_stage() -> Non
 
 
 @pytest.mark.timeout(900)  # downloads the locked wheels from PyPI when pip's cache is cold
+@pytest.mark.slow
+@pytest.mark.needs_network  # pip downloads the locked packages
 def test_the_build_stage_installs_from_the_locks_into_a_venv_without_pip(tmp_path: Path) -> None:
     """The Dockerfile's build stage, its COPY and RUN steps run here in a scratch root: the locked
     dependencies install with --require-hashes, shadow's wheel builds with the locked backend,

@@ -25,7 +25,7 @@ from tests.e2e.conftest import NOW
 from tests.pgserver import PASSWORD, PgServer
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.needs_postgres)])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     """Where a fresh ledger lives: a SQLite file, or an empty PostgreSQL database's URL."""
     if request.param == "sqlite":
@@ -320,26 +320,24 @@ def test_two_shards_on_one_sqlite_file_are_refused_with_the_fix(
     again.close()
 
 
-def test_postgres_outage_is_a_clear_error_and_the_next_call_recovers() -> None:
+def test_postgres_outage_is_a_clear_error_and_the_next_call_recovers(
+    own_pg_server: PgServer,
+) -> None:
     """Database down: the error names host and database, never the password; back up: it works."""
-    server = PgServer()
-    try:
-        server.start()
-        url = server.create_database()
-        ledger = Ledger(url)
-        ledger.set_meta("before", "1")
-        server.stop()
-        with pytest.raises(StoreError) as err:
-            ledger.known_etags()
-        text = str(err.value)
-        assert f"127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]}" in text
-        assert PASSWORD not in text
-        assert "retries on the next cycle" in text
-        server.start()
-        assert "1" == ledger.get_meta("before")
-        ledger.close()
-    finally:
-        server.destroy()
+    server = own_pg_server
+    url = server.create_database()
+    ledger = Ledger(url)
+    ledger.set_meta("before", "1")
+    server.stop()
+    with pytest.raises(StoreError) as err:
+        ledger.known_etags()
+    text = str(err.value)
+    assert f"127.0.0.1:{server.port}/{url.rsplit('/', 1)[1]}" in text
+    assert PASSWORD not in text
+    assert "retries on the next cycle" in text
+    server.start()
+    assert "1" == ledger.get_meta("before")
+    ledger.close()
 
 
 def test_postgres_refusing_the_login_names_the_database_not_the_password(

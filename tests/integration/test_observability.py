@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -19,18 +18,11 @@ from shadow.bootstrap import make_engine
 from shadow.config import load_settings
 from shadow.corpora.demo import write_demo
 from shadow.serve.metrics import ShadowMetrics
+from tests.conftest import Promtool
 from tests.e2e.conftest import NOW
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy/prometheus/rules.yml"
-PROMTOOL = shutil.which("promtool")
-
-
-def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    assert PROMTOOL, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
-    return subprocess.run(
-        [PROMTOOL, *args], input=stdin, capture_output=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +43,7 @@ def exposition(tmp_path_factory: pytest.TempPathFactory) -> str:
     return generate_latest(registry).decode()
 
 
-def test_alert_rules_pass_promtool_checks_and_unit_tests() -> None:
+def test_alert_rules_pass_promtool_checks_and_unit_tests(promtool: Promtool) -> None:
     """The rule file parses and every rule's firing and not-firing tests pass."""
     check = promtool("check", "rules", str(RULES))
     assert 0 == check.returncode, check.stdout.decode() + check.stderr.decode()
@@ -89,7 +81,7 @@ def test_rules_are_generated_with_a_runbook_url_and_a_for_on_every_alert() -> No
             assert f"alertname: {name}" in tested, f"no promtool test for {name}"
 
 
-def test_rules_watch_only_the_job_given_at_generation(tmp_path: Path) -> None:
+def test_rules_watch_only_the_job_given_at_generation(tmp_path: Path, promtool: Promtool) -> None:
     """Generated for job="cutover-shadow", ShadowDown fires when that job is down or absent and not
     when a job named shadow is; the runbook links follow the base URL given."""
     rules = tmp_path / "rules.yml"
@@ -149,7 +141,7 @@ def test_rules_watch_only_the_job_given_at_generation(tmp_path: Path) -> None:
     assert 0 == result.returncode, result.stdout.decode() + result.stderr.decode()
 
 
-def test_exposition_passes_promtool_lint(exposition: str) -> None:
+def test_exposition_passes_promtool_lint(exposition: str, promtool: Promtool) -> None:
     """promtool finds no naming or help problems in shadow's metrics."""
     lint = promtool("check", "metrics", stdin=exposition.encode())
     assert 0 == lint.returncode, lint.stdout.decode() + lint.stderr.decode()
@@ -213,7 +205,9 @@ def test_dashboards_are_generated_valid_and_laid_out() -> None:
     assert len(uids) == len(set(uids))
 
 
-def test_dashboard_queries_parse_and_use_real_metrics(exposition: str, tmp_path: Path) -> None:
+def test_dashboard_queries_parse_and_use_real_metrics(
+    exposition: str, tmp_path: Path, promtool: Promtool
+) -> None:
     """Every panel query is valid PromQL (promtool) and reads only metrics shadow exports."""
     exprs = [e for path in DASHBOARDS for e in _exprs(json.loads(path.read_text()))]
     subst = [

@@ -128,6 +128,7 @@ def test_the_source_has_no_way_to_write() -> None:
     ] == []
 
 
+@pytest.mark.slow
 async def test_engine_scans_incrementally_and_never_changes_the_bucket(
     s3: Any, s3_endpoint: str, tmp_path: Path
 ) -> None:
@@ -159,6 +160,7 @@ async def test_engine_scans_incrementally_and_never_changes_the_bucket(
     assert [key] == [k for (k, e1), (_, e2) in zip(before, after, strict=True) if e1 != e2]
 
 
+@pytest.mark.slow
 async def test_nested_layout_over_s3(s3: Any, s3_endpoint: str, tmp_path: Path) -> None:
     """The per-agent layout pairs twins that sit beside their primaries."""
     corpus = write_demo(tmp_path / "demo", now=NOW, runs=25, days=3, layout="nested")
@@ -204,6 +206,7 @@ async def test_versioned_bucket_gives_the_exact_transition_history(
 HOSTILE_IDS = ["x'; DROP TABLE objects; --", "..%2F..%2Fetc", "q%s?(1)"]
 
 
+@pytest.mark.slow
 async def test_hostile_keys_are_data_never_paths_or_sql(
     s3: Any, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

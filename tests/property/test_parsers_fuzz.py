@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +54,7 @@ PLAUSIBLE = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), JSON
 KEY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000) | JSON.map(lambda v: json.dumps(v).encode()))
 def test_any_bytes_decode_to_an_object_or_a_rejection(body: bytes) -> None:
@@ -61,6 +63,7 @@ def test_any_bytes_decode_to_an_object_or_a_rejection(body: bytes) -> None:
     assert isinstance(out, dict | Rejected)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(PLAUSIBLE, st.sampled_from([StatusRecord, StepRecord, ManifestRecord]))
 def test_any_object_validates_or_is_rejected(doc: dict, model: type) -> None:  # type: ignore[type-arg]
@@ -69,6 +72,7 @@ def test_any_object_validates_or_is_rejected(doc: dict, model: type) -> None:  #
     assert isinstance(out, model | Rejected)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(PLAUSIBLE, st.sampled_from(sorted(SHIPPED)), st.sampled_from(["status", "manifest", "step"]))
 def test_profiles_translate_any_document(doc: dict, profile: str, kind: str) -> None:  # type: ignore[type-arg]
@@ -87,6 +91,7 @@ def test_odd_keys_parse_or_are_ignored(run_id: str, rest: str, layout: Layout) -
     parse_step_file(f"steps/{rest}.json")
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(

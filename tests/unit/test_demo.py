@@ -58,6 +58,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> DemoCorpus:
     return write_clean(tmp_path_factory.mktemp("clean") / "bucket", now=NOW, runs=60, days=5)
 
 
+@pytest.mark.slow
 def test_same_seed_writes_the_same_tree(tmp_path: Path) -> None:
     """Two runs with one seed give byte-identical trees; another seed gives another tree."""
     a = write_demo(tmp_path / "a", now=NOW, runs=40, days=4)

@@ -16,6 +16,7 @@ from shadow.ledger import runcodec
 from tests.e2e.conftest import NOW
 
 
+@pytest.mark.slow
 def test_every_run_of_a_planted_corpus_round_trips_exactly(tmp_path: Path) -> None:
     """Rejected objects, input findings, retries and histories come back equal, field by field."""
     corpus = write_demo(tmp_path / "b", now=NOW)
