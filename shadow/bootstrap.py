@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from shadow.collectors import Source
 from shadow.collectors.directory import DirectorySource
 from shadow.comparators import CompareOptions
 from shadow.config import Settings
-from shadow.core.layout import KeyLayout, Side
+from shadow.core.layout import KeyLayout, Layout, Side
 from shadow.core.normalize import NormalizeOptions
 from shadow.core.pairing import PairingOptions
 from shadow.core.schedules import Schedule
 from shadow.core.waivers import load_waivers
 from shadow.engine import Engine, EngineOptions
-from shadow.errors import ConfigError
+from shadow.errors import ConfigError, UsageError
 from shadow.judging.judge import JudgeOptions
 from shadow.ledger.store import Ledger
 
@@ -29,7 +30,7 @@ def engine_options(settings: Settings) -> EngineOptions:
     waivers = load_waivers(settings.waivers)
     excluded = frozenset(settings.excluded_steps)
     return EngineOptions(
-        layout=KeyLayout(settings.layout, _prefix(settings), settings.suffix),
+        layout=KeyLayout(settings.layout, effective_prefix(settings), settings.suffix),
         normalize=NormalizeOptions(
             settings.suffix, excluded, _vendor_fields(settings), settings.max_steps_per_run
         ),
@@ -68,7 +69,8 @@ def _vendor_fields(settings: Settings) -> frozenset[str]:
     return frozenset(names)
 
 
-def _prefix(settings: Settings) -> str:
+def effective_prefix(settings: Settings) -> str:
+    """The prefix in effect: an s3://BUCKET/PREFIX source sets it, else the prefix setting."""
     prefix = settings.prefix
     if settings.source.startswith("s3://"):
         _, _, rest = settings.source[len("s3://") :].partition("/")
@@ -96,12 +98,69 @@ def open_ledger(settings: Settings) -> Ledger:
     return Ledger(settings.ledger_target, settings.shard_pair)
 
 
+# The layout and prefix the ledger's objects were scanned with (meta rows): `report`, `verdict`,
+# `diff` and `rejudge` read the ledger under them, so a user need not repeat them.
+_SCANNED_LAYOUT, _SCANNED_PREFIX = "scanned_layout", "scanned_prefix"
+
+
 def make_engine(settings: Settings, *, with_source: bool = True) -> Engine:
     opts = engine_options(settings)
     source = make_source(settings) if with_source else None
     if source is not None and settings.source.startswith("s3://"):
         opts = _with_versions(opts, settings)
-    return Engine(source, open_ledger(settings), opts)
+    ledger = open_ledger(settings)
+    if source is not None:
+        try:
+            _remember_layout(ledger, opts.layout)
+        except BaseException:
+            ledger.close()
+            raise
+    return Engine(source, ledger, opts)
+
+
+def _remember_layout(ledger: Ledger, layout: KeyLayout) -> None:
+    if scanned_layout(ledger) != (layout.layout, layout.prefix):
+        ledger.set_meta(_SCANNED_LAYOUT, layout.layout.value)
+        ledger.set_meta(_SCANNED_PREFIX, layout.prefix)
+
+
+def scanned_layout(ledger: Ledger) -> tuple[Layout, str] | None:
+    """The layout and prefix the ledger was last scanned with; None for a ledger that never
+    recorded them (never scanned, or scanned by a shadow before they were recorded)."""
+    layout, prefix = ledger.get_meta(_SCANNED_LAYOUT), ledger.get_meta(_SCANNED_PREFIX)
+    if layout is None or layout not in Layout._value2member_map_ or prefix is None:
+        return None
+    return Layout(layout), prefix
+
+
+def adopt_scanned_layout(
+    settings: Settings, ledger: Ledger, explicit: Mapping[str, str]
+) -> Settings:
+    """Settings that read the ledger under the layout and prefix it was scanned with.
+
+    `explicit` names how the user set "layout" or "prefix", if they did (say `--layout flat`);
+    a value set that way which disagrees with the ledger is an error naming both, since reading
+    the evidence under another layout would report an empty ledger.
+    """
+    scanned = scanned_layout(ledger)
+    if scanned is None:
+        return settings
+    layout, prefix = scanned
+    mine = {"layout": settings.layout.value, "prefix": effective_prefix(settings)}
+    theirs = {"layout": layout.value, "prefix": prefix}
+    for name in ("layout", "prefix"):
+        how = explicit.get(name)
+        if how is not None and mine[name] != theirs[name]:
+            error = UsageError if how.startswith("--") else ConfigError
+            raise error(
+                f"{how} gives {name} {mine[name]!r}, but the ledger {ledger.describe()} was "
+                f"scanned with {name} {theirs[name]!r}: leave {name} unset to read the ledger "
+                f"as it was scanned, or scan again with {name} {mine[name]!r}"
+            )
+    if (settings.layout, effective_prefix(settings)) == (layout, prefix):
+        return settings
+    # Not set by the user, so the source names no prefix: the prefix setting is the one in effect.
+    return settings.model_copy(update={"layout": layout, "prefix": prefix})
 
 
 def _with_versions(opts: EngineOptions, settings: Settings) -> EngineOptions:

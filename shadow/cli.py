@@ -1,7 +1,9 @@
 """The `shadow` command line: scan, report, diff, verdict, rejudge, demo, check-config, serve.
 
 Exit codes: 0 success (and READY for `verdict`), 1 NOT_READY, 2 INSUFFICIENT_DATA, 3 an error
-shadow explains on stderr (bad config, unreadable ledger or source).
+shadow explains on stderr (bad config, unreadable ledger or source), 64 a usage error (EX_USAGE
+from sysexits.h: an unknown flag, a malformed value). 0, 1 and 2 belong to the verdict, so a
+typo in a pipeline's gate can never read as one.
 """
 
 from __future__ import annotations
@@ -13,13 +15,23 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from shadow.errors import ShadowError
+from shadow import __version__
+from shadow.errors import ShadowError, UsageError
 from shadow.malloc import pin_mmap_threshold
 
 EXIT_ERROR = 3
+EXIT_USAGE = 64  # EX_USAGE (sysexits.h); argparse's own 2 would read as INSUFFICIENT_DATA
 VERDICT_EXIT = {"READY": 0, "NOT_READY": 1, "INSUFFICIENT_DATA": 2}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on EX_USAGE instead of 2; subcommands inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def parse_now(text: str | None) -> float | None:
@@ -28,10 +40,19 @@ def parse_now(text: str | None) -> float | None:
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ShadowError(
+        raise UsageError(
             f"--now {text!r} is not an ISO-8601 time such as 2026-03-01T12:00:00Z"
         ) from None
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _iso_time(text: str) -> str:
+    """argparse `type` for --now: a malformed time is a usage error, found before any work."""
+    try:
+        parse_now(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--now ")) from None
+    return text
 
 
 def _common(p: argparse.ArgumentParser, *, source: bool = True, now: bool = True) -> None:
@@ -39,20 +60,36 @@ def _common(p: argparse.ArgumentParser, *, source: bool = True, now: bool = True
     p.add_argument("--db", help="ledger: a SQLite file (default shadow.db) or a postgresql:// URL")
     p.add_argument("--waivers", type=Path, help="waivers TOML file")
     if now:  # not for serve: a daemon judges by the wall clock, cycle after cycle
-        p.add_argument("--now", help="judge as of this ISO-8601 time (default: the wall clock)")
+        p.add_argument(
+            "--now", type=_iso_time, help="judge as of this ISO-8601 time (default: the wall clock)"
+        )
     if source:
         p.add_argument("--source", help="dir:PATH or s3://BUCKET[/PREFIX]")
-        p.add_argument("--layout", choices=["flat", "nested"], help="run directory layout")
+        p.add_argument(
+            "--layout",
+            choices=["flat", "nested"],
+            help="run directory layout (default flat; report, verdict, diff and rejudge use the "
+            "one the ledger was scanned with)",
+        )
+        p.add_argument(
+            "--prefix",
+            help="key prefix above runs/ or agents/ (default none; an s3://BUCKET/PREFIX source "
+            "sets it; remembered by the ledger like --layout)",
+        )
         p.add_argument(
             "--shard", help="i/n: judge only the runs whose pairing key hashes to slice i of n"
         )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shadow", description="Dual-run shadow comparison and cutover readiness."
+    parser = _Parser(
+        prog="shadow",
+        description="Dual-run shadow comparison and cutover readiness.",
+        epilog="exit codes: 0 success (verdict: READY), 1 NOT_READY, 2 INSUFFICIENT_DATA, "
+        "3 an error explained on stderr, 64 a usage error",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"shadow {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     scan = sub.add_parser("scan", help="scan the source and judge")
     _common(scan)
     scan.add_argument(
@@ -63,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--json", action="store_true", help="print report.md's JSON document")
     diff = sub.add_parser("diff", help="show one run and its twin side by side")
     _common(diff)
-    diff.add_argument("run_id")
+    diff.add_argument("run_id", help="the run's id, the primary's or its dry-run twin's")
     ver = sub.add_parser("verdict", help="exit 0 READY, 1 NOT_READY, 2 INSUFFICIENT_DATA")
     _common(ver)
     rej = sub.add_parser(
@@ -71,10 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(rej)
     demo = sub.add_parser("demo", help="write a realistic demo dual-run bucket")
-    demo.add_argument("--out", type=Path, default=Path("demo-bucket"))
-    demo.add_argument("--now", help="generate runs ending just before this time")
-    demo.add_argument("--layout", choices=["flat", "nested"], default="flat")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-bucket"),
+        help="directory to write the bucket to (default demo-bucket)",
+    )
+    demo.add_argument(
+        "--now", type=_iso_time, help="generate runs ending just before this ISO-8601 time"
+    )
+    demo.add_argument(
+        "--layout",
+        choices=["flat", "nested"],
+        default="flat",
+        help="run directory layout to write (default flat)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed writes the same bucket"
+    )
     demo.add_argument(
         "--runs", type=int, help="primary runs (default 260); per stratum with --scenario"
     )
@@ -88,9 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge disjoint shards into one report and re-judge: their --json reports, "
         "or with --shards N their schemas in one PostgreSQL ledger (--db)",
     )
-    mrg.add_argument("reports", nargs="*", type=Path)
+    mrg.add_argument(
+        "reports", nargs="*", type=Path, help="the shards' `shadow report --json` files"
+    )
     mrg.add_argument("--config", type=Path, help="TOML config file (thresholds)")
-    mrg.add_argument("--now", help="report time (default: the wall clock)")
+    mrg.add_argument("--now", type=_iso_time, help="report time (default: the wall clock)")
     mrg.add_argument(
         "--shards", type=int, help="judge shards 0/N .. N-1/N from the --db PostgreSQL ledger"
     )
@@ -103,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(chk)
     srv = sub.add_parser("serve", help="watch the source continuously and serve the API")
     _common(srv, now=False)
-    srv.add_argument("--host")
-    srv.add_argument("--port", type=int)
+    srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="port to listen on (default 8000)")
     return parser
 
 
@@ -116,6 +169,7 @@ def _settings(args: argparse.Namespace) -> Any:
         "waivers": args.waivers,
         "source": getattr(args, "source", None),
         "layout": getattr(args, "layout", None),
+        "prefix": getattr(args, "prefix", None),
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "shard": getattr(args, "shard", None),
@@ -162,15 +216,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:
-    from shadow.bootstrap import make_engine
-
     settings = _settings(args)
     target = settings.ledger_target
     if isinstance(target, Path) and not target.exists():
         raise ShadowError(
             f"ledger {target} does not exist; run `shadow scan --once --db {target}` first"
         )
-    engine = make_engine(settings, with_source=False)
+    engine = _stored_engine(args, settings)
     now = parse_now(args.now)
     at = now if now is not None else datetime.now(UTC).timestamp()
     try:
@@ -182,6 +234,45 @@ def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:
     finally:
         engine.ledger.close()
     return engine, j, report
+
+
+def _stored_engine(args: argparse.Namespace, settings: Any) -> Any:
+    """An engine over the ledger alone, reading it under the layout and prefix it was scanned
+    with unless the user set them (a set value that disagrees with the ledger is an error)."""
+    from shadow.bootstrap import adopt_scanned_layout, make_engine
+
+    engine = make_engine(settings, with_source=False)
+    try:
+        adopted = adopt_scanned_layout(settings, engine.ledger, _explicit_layout(args, settings))
+    except BaseException:
+        engine.ledger.close()
+        raise
+    if adopted is settings:
+        return engine
+    engine.ledger.close()
+    return make_engine(adopted, with_source=False)
+
+
+def _explicit_layout(args: argparse.Namespace, settings: Any) -> dict[str, str]:
+    """How the user set the layout and the prefix, for those they set, in their own words."""
+    out: dict[str, str] = {}
+    setting = "set by SHADOW_{} or the config file"
+    if getattr(args, "layout", None) is not None:
+        out["layout"] = f"--layout {args.layout}"
+    elif "layout" in settings.model_fields_set:
+        out["layout"] = "layout " + setting.format("LAYOUT")
+    s3_prefix = (
+        settings.source.startswith("s3://") and settings.source[len("s3://") :].partition("/")[2]
+    )
+    if getattr(args, "prefix", None) is not None:
+        out["prefix"] = f"--prefix {args.prefix}"
+    elif s3_prefix and getattr(args, "source", None) is not None:
+        out["prefix"] = f"--source {args.source}"
+    elif s3_prefix and "source" in settings.model_fields_set:
+        out["prefix"] = "source " + setting.format("SOURCE")
+    elif "prefix" in settings.model_fields_set:
+        out["prefix"] = "prefix " + setting.format("PREFIX")
+    return out
 
 
 def _warn_if_other_layout(engine: Any) -> None:
@@ -277,7 +368,7 @@ def _scenario(args: argparse.Namespace, at: datetime) -> int:
     from shadow.corpora.scenarios import SCENARIOS, write_scenario
 
     if args.scenario not in SCENARIOS:
-        raise ShadowError(
+        raise UsageError(
             f"unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}"
         )
     try:
@@ -307,7 +398,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from shadow.judging.report import Report, merge_reports
 
     if bool(args.reports) == bool(args.shards):
-        raise ShadowError("merge needs either shard report files or --shards N, not both")
+        raise UsageError("merge needs either shard report files or --shards N, not both")
     now = parse_now(args.now)
     at = now if now is not None else datetime.now(UTC).timestamp()
     reports = _shard_reports(args, at) if args.shards else []
@@ -326,16 +417,15 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
     """Each shard's report, judged from its own schema of the shared PostgreSQL ledger."""
-    from shadow.bootstrap import make_engine
     from shadow.ledger.backends import postgres_schema_exists, schema_for
     from shadow.ledger.dburl import is_postgres, mask_url
 
     count = args.shards
     if count < 1:
-        raise ShadowError(f"--shards must be at least 1; got {count}")
+        raise UsageError(f"--shards must be at least 1; got {count}")
     base = _settings(args)
     if not is_postgres(base.ledger_target):
-        raise ShadowError(
+        raise UsageError(
             "--shards reads the shards' schemas from one PostgreSQL ledger (--db postgresql://...); "
             "shards on SQLite each have their own file: merge their `report --json` files instead"
         )
@@ -347,7 +437,7 @@ def _shard_reports(args: argparse.Namespace, at: float) -> list[Any]:
         # create its schema, and merge only reads.
         if not postgres_schema_exists(base.ledger_target, schema):
             raise _no_evidence(shard, f"{mask_url(base.ledger_target)} (schema {schema})")
-        engine = make_engine(base.model_copy(update={"shard": shard}), with_source=False)
+        engine = _stored_engine(args, base.model_copy(update={"shard": shard}))
         try:
             if engine.ledger.generation() == 0:
                 raise _no_evidence(shard, engine.ledger.describe())
@@ -392,11 +482,25 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands' parsers by name (for errors in their own usage, and the docs)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named in the subcommand's usage, which lists the flags it does take
+        subcommands(parser)[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     pin_mmap_threshold()  # shadow serve runs for months: keep big freed blocks off the heap
     try:
         return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"shadow {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ShadowError as exc:
         print(f"shadow: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -16,6 +16,11 @@ class ConfigError(ShadowError):
     """A setting or a file named by a setting is wrong; the message says which and the fix."""
 
 
+class UsageError(ShadowError):
+    """The command line is wrong (a malformed value, flags that contradict each other or the
+    ledger): the CLI exits 64, EX_USAGE, never a verdict's code."""
+
+
 class StoreError(ShadowError):
     """The ledger (SQLite or PostgreSQL) cannot be opened, read or written."""
 

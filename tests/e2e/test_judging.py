@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -252,16 +253,42 @@ def test_unknown_run_and_missing_ledger_are_clear_errors(
     assert "shadow demo" in capsys.readouterr().err
 
 
-def test_a_ledger_read_under_another_layout_says_so(
+def test_the_ledger_remembers_the_layout_and_prefix_it_was_scanned_with(
     scanned: ScanFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A per-agent ledger reported as flat reads as empty: the report warns and names the fix."""
+    """A per-agent ledger is reported without repeating --layout; a flag that disagrees with the
+    ledger is a usage error naming both values, not an empty report."""
     s = scanned(layout="nested", runs=20, days=2)
+    capsys.readouterr()
+    assert 0 == s.cli("report", "--json")
+    out, err = capsys.readouterr()
+    assert json.loads(out)["totals"]["runs"] > 0
+    assert "" == err
+    assert 0 == s.cli("report", "--layout", "nested")
+    assert "" == capsys.readouterr().err
+    for args, named in (
+        (("--layout", "flat"), ("--layout flat", "'nested'")),
+        (("--prefix", "elsewhere"), ("--prefix elsewhere", "prefix ''")),
+    ):
+        for command in ("report", "verdict", "rejudge"):
+            assert 64 == s.cli(command, *args)
+            err = capsys.readouterr().err
+            assert all(n in err for n in named), err
+
+
+def test_a_ledger_without_a_recorded_layout_read_under_another_says_so(
+    scanned: ScanFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ledger written before it recorded its layout, reported as flat, reads as empty: the report
+    warns and names the flags that exist to fix it."""
+    s = scanned(layout="nested", runs=20, days=2)
+    with sqlite3.connect(s.db) as db:
+        db.execute("DELETE FROM meta WHERE name IN ('scanned_layout', 'scanned_prefix')")
     capsys.readouterr()
     assert 0 == s.cli("report")
     err = capsys.readouterr().err
     assert "no run directory under layout flat" in err
-    assert "--layout" in err
+    assert "--layout and --prefix" in err
     assert 0 == s.cli("report", "--layout", "nested")
     assert "" == capsys.readouterr().err
 
@@ -270,5 +297,5 @@ def test_serve_takes_no_now(capsys: pytest.CaptureFixture[str]) -> None:
     """A daemon judges by the wall clock: `serve --now` is refused, not silently ignored."""
     with pytest.raises(SystemExit) as exited:
         main(["serve", "--now", NOW_ISO])
-    assert 2 == exited.value.code
+    assert 64 == exited.value.code
     assert "--now" in capsys.readouterr().err

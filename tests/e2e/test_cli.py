@@ -1,0 +1,126 @@
+"""The command line follows the conventions a user relies on (clig.dev): a version, exit codes
+that a gate can trust, help for every option, and messages that name flags which exist."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shadow import __version__
+from shadow.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if not isinstance(a, argparse._SubParsersAction)]
+
+
+def test_every_option_of_every_subcommand_has_help() -> None:
+    """`--help` explains every option and argument; a new flag without help fails here."""
+    parser = build_parser()
+    missing = [
+        f"{name} {'/'.join(a.option_strings) or a.dest}"
+        for name, p in [("shadow", parser), *subcommands(parser).items()]
+        for a in _options(p)
+        if not a.help or a.help == argparse.SUPPRESS
+    ]
+    assert [] == missing
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verdict", "--bogus"],
+        ["report", "--layout", "sideways"],
+        ["verdict", "--now", "yesterday"],
+        ["demo", "--seed", "seven"],
+        ["no-such-command"],
+        [],
+        ["merge", "a.json", "--shards", "2"],
+        ["demo", "--scenario", "no-such-scenario"],
+    ],
+)
+def test_usage_errors_exit_64_never_a_verdict_code(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A typo in a gate's command line exits EX_USAGE (64): 0, 1 and 2 are READY, NOT_READY and
+    INSUFFICIENT_DATA, and 3 is an error shadow met doing the job."""
+    try:
+        code = main([*argv, "--db", str(tmp_path / "x.db")] if argv else argv)
+    except SystemExit as exc:
+        code = exc.code  # argparse's own errors leave through SystemExit
+    assert 64 == code
+    err = capsys.readouterr().err
+    assert "error:" in err
+
+
+def test_version_and_python_dash_m() -> None:
+    """`shadow --version` and `python -m shadow` work like the installed script."""
+    version = subprocess.run(
+        [sys.executable, "-m", "shadow", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert 0 == version.returncode, version.stderr
+    assert f"shadow {__version__}" == version.stdout.strip()
+    helped = subprocess.run(
+        [sys.executable, "-m", "shadow", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert 0 == helped.returncode
+    assert "verdict" in helped.stdout and "exit codes" in helped.stdout
+    bogus = subprocess.run(
+        [sys.executable, "-m", "shadow", "verdict", "--bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 64 == bogus.returncode
+    assert "shadow verdict: error: unrecognized arguments: --bogus" in bogus.stderr
+
+
+def _strings(path: Path) -> list[str]:
+    """Every string literal in a module but its docstrings, f-strings' literal parts included."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_every_message_names_flags_that_exist() -> None:
+    """A message that tells the user to pass `--something` names a flag some command takes."""
+    parser = build_parser()
+    flags = {s for a in _options(parser) for s in a.option_strings}
+    for p in subcommands(parser).values():
+        flags |= {s for a in _options(p) for s in a.option_strings}
+    named: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "shadow").rglob("*.py")):
+        for text in _strings(path):
+            # `--x` after a space, a backtick, a quote or at the start; CSS's var(--x) is not a flag.
+            for flag in re.findall(r"(?:^|[\s`'(/])(--[a-z][a-z-]*)", text):
+                if not text.count(f"var({flag}"):
+                    named.setdefault(flag, set()).add(path.name)
+    unknown = {flag: sorted(where) for flag, where in named.items() if flag not in flags}
+    assert {} == unknown
+    assert "--prefix" in named  # the check reads the messages (the layout warning names it)
