@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from shadow import __version__
 from shadow.errors import ShadowError, UsageError
+from shadow.logs import configure as configure_logging
 from shadow.malloc import pin_mmap_threshold
 
 EXIT_ERROR = 3
@@ -179,7 +180,9 @@ def _settings(args: argparse.Namespace) -> Any:
     config = args.config or (
         Path(os.environ["SHADOW_CONFIG"]) if os.environ.get("SHADOW_CONFIG") else None
     )
-    return load_settings(config, **overrides)
+    settings = load_settings(config, **overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     schedule_alert_window_seconds: float = Field(86400.0, gt=0)
     agent_label_allowlist: list[str] = Field(default_factory=list)
     agent_label_top_k: int = Field(10, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
 
     @field_validator("db", mode="before")
     @classmethod

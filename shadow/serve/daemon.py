@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from shadow.bootstrap import make_engine
 from shadow.config import Settings
+from shadow.logs import configure as configure_logging
 from shadow.serve.api import create_app
 from shadow.serve.metrics import ShadowMetrics
 from shadow.serve.service import Service
@@ -102,15 +103,14 @@ class _Server(uvicorn.Server):
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     app = build_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_config=None,  # shadow.logs configured uvicorn's loggers with everyone else's
+        log_level=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         access_log=False,
     )

@@ -19,6 +19,25 @@ from shadow.serve.metrics import ShadowMetrics
 log = logging.getLogger("shadow.serve.service")
 
 
+def log_summary(what: str, summary: CycleSummary) -> None:
+    """One INFO line per cycle; in JSON logs its figures are fields of their own."""
+    s, head = summary.scan, summary.head
+    fields = {
+        "listed": s.listed,
+        "fetched": s.fetched,
+        "judged": head.totals.runs if head is not None else 0,
+        "verdict": head.readiness.verdict.value if head is not None else "unchanged",
+        "seconds": round(summary.duration_seconds, 3),
+        "errors": sum(s.errors.values()),
+    }
+    log.info(
+        "%s: listed %d, fetched %d, judged %d, verdict %s, %.2fs, errors %d",
+        what,
+        *fields.values(),
+        extra=fields,
+    )
+
+
 @dataclass(slots=True)
 class Health:
     last_good_scan: float | None = None
@@ -47,6 +66,7 @@ class Service:
                 log.error("scan cycle failed: %s", exc)
                 return None
             self.metrics.update(summary)
+            log_summary("cycle", summary)
             self.health.cycles += 1
             self.health.last_cycle = summary.finished
             if summary.scan.ok and summary.head is not None:
@@ -70,6 +90,7 @@ class Service:
                 log.error("targeted fetch failed: %s", exc)
                 return None
             self.metrics.update(summary)
+            log_summary("hinted cycle", summary)
             return summary
 
     def ready(self, now: float | None = None) -> bool:

@@ -180,3 +180,38 @@ def test_kill_9_at_random_points_never_loses_or_double_counts(tmp_path: Path) ->
     repeats = [a for a, b in itertools.pairwise(history) if a == b]
     assert [] == repeats  # no state observed twice in a row for one run
     assert all(a != b for a, b in itertools.pairwise(verdicts))  # a verdict row per change only
+
+
+def test_serve_logs_json_one_summary_line_per_cycle_and_no_scheduler_chatter(
+    tmp_path: Path,
+) -> None:
+    """With SHADOW_LOG_FORMAT=json every line shadow, uvicorn and APScheduler write is one JSON
+    object; each cycle logs one summary line with its figures as fields; APScheduler's per-run
+    INFO lines are gone; no secret appears."""
+    corpus = write_demo(tmp_path / "bucket", now=datetime.now(UTC).replace(microsecond=0), runs=40)
+    port = free_port()
+    proc = start_serve(
+        corpus.root, tmp_path / "s.db", port, ("SHADOW_LOG_FORMAT", "json"), *SECRETS
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz")
+        time.sleep(2.5)  # a few more cycles at one a second
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert 0 == proc.returncode, out.decode()[-2000:]
+    lines = [json.loads(line) for line in out.decode().splitlines()]  # every line is JSON
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    loggers = {line["logger"] for line in lines}
+    assert {"uvicorn.error", "shadow.serve.daemon", "shadow.serve.service"} <= loggers
+    cycles = [line for line in lines if line["message"].startswith("cycle:")]
+    assert len(cycles) >= 2
+    first = cycles[0]
+    assert {"listed", "fetched", "judged", "verdict", "seconds"} <= set(first)
+    assert first["fetched"] > 0 and first["judged"] > 0 and first["verdict"] == "NOT_READY"
+    assert all(line["fetched"] == 0 for line in cycles[1:])  # nothing changed since
+    assert not any("Running job" in line["message"] for line in lines)
+    assert not any("executed successfully" in line["message"] for line in lines)
+    assert not any("color_message" in line for line in lines)
+    for _, secret in SECRETS:
+        assert secret.encode() not in out

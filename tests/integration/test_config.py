@@ -158,3 +158,14 @@ def test_the_new_caps_change_the_fingerprint_only_when_set() -> None:
     )
     assert base != load_settings(max_steps_per_run=50).judgement_fingerprint()
     assert base != load_settings(max_findings_per_run=5).judgement_fingerprint()
+
+
+def test_log_level_and_format_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SHADOW_LOG_LEVEL takes any case; a format other than text or json names its variable."""
+    monkeypatch.setenv("SHADOW_LOG_LEVEL", "debug")
+    monkeypatch.setenv("SHADOW_LOG_FORMAT", "json")
+    settings = load_settings()
+    assert ("DEBUG", "json") == (settings.log_level, settings.log_format)
+    monkeypatch.setenv("SHADOW_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="SHADOW_LOG_FORMAT"):
+        load_settings()
