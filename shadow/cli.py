@@ -188,12 +188,17 @@ def _settings(args: argparse.Namespace) -> Any:
 def cmd_scan(args: argparse.Namespace) -> int:
     from shadow.bootstrap import make_engine
 
-    engine = make_engine(_settings(args))
+    settings = _settings(args)
+    engine = make_engine(settings)
     now = parse_now(args.now)
+    hint: list[str] = []
 
     async def go() -> Any:
         try:
-            return await engine.run_cycle(now)
+            summary = await engine.run_cycle(now)
+            if summary.head is not None and summary.head.totals.runs == 0:
+                hint.append(await _survey(engine, settings))
+            return summary
         finally:
             engine.ledger.close()
             if engine.source is not None:
@@ -215,7 +220,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         f"verdict {r.readiness.verdict.value}: {r.totals.paired} paired, {r.totals.mismatched} mismatched, "
         f"{r.totals.primary_only} lost, {r.totals.rejected_objects} rejected objects"
     )
+    for line in hint:
+        print(f"shadow: warning: no run directory found: {line}", file=sys.stderr)
     return 0
+
+
+async def _survey(engine: Any, settings: Any) -> str:
+    """What the source holds, when a scan found no run directory (a few read-only listings)."""
+    from shadow.collectors.survey import survey
+
+    try:
+        return await survey(engine.source, settings.source, engine.opts.layout)
+    except ShadowError as exc:  # the scan listed fine; a failed look around is only a lost hint
+        return f"could not look around the source: {exc}"
 
 
 def _judge_stored(args: argparse.Namespace, persist: bool) -> Any:

@@ -37,6 +37,11 @@ class Source(Protocol):
         """Every object under the prefix, a page at a time, as the source returns them."""
         ...
 
+    def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
+        """The "directories" directly below the prefix (each ending in '/'), a page at a time:
+        S3's common prefixes of a listing with the delimiter '/'."""
+        ...
+
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes: ...
 
     async def head(self, key: str) -> ListedObject | None:

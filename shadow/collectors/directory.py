@@ -61,6 +61,28 @@ class DirectorySource:
         while page := await asyncio.to_thread(lambda: list(itertools.islice(walk, _PAGE))):
             yield page
 
+    def _dirs(self, prefix: str) -> list[str]:
+        head, _, _ = prefix.rpartition("/")
+        start = (self.root / head).resolve() if head else self.root.resolve()
+        if not start.is_relative_to(self.root.resolve()) or not start.is_dir():
+            return []
+        out = []
+        with os.scandir(start) as entries:
+            for e in entries:
+                name = (f"{head}/" if head else "") + e.name + "/"
+                if name.startswith(prefix) and e.is_dir(follow_symlinks=False):
+                    try:
+                        name.encode("utf-8")
+                    except UnicodeEncodeError:
+                        continue  # not a key; the walk counts it
+                    out.append(name)
+        return sorted(out)
+
+    async def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
+        dirs = await asyncio.to_thread(self._dirs, prefix)
+        for i in range(0, len(dirs), _PAGE):
+            yield dirs[i : i + _PAGE]
+
     def _read(self, key: str) -> bytes:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root.resolve()):

@@ -1,8 +1,9 @@
 """The S3 / MinIO source, on aiobotocore: list, head and get only.
 
 Invariants:
-- Read-only by construction: the class calls list_objects_v2, list_object_versions,
-  head_object, get_object and get_bucket_versioning, and has no method that writes.
+- Read-only by construction: the class calls list_objects_v2 (with and without a delimiter),
+  list_object_versions, head_object, get_object and get_bucket_versioning, and has no method
+  that writes.
 - The client is created lazily inside the running loop and closed by `close()`.
 - Credentials are read from SecretStr only when the client is created; they appear in no
   message, repr or log line.
@@ -195,6 +196,22 @@ class S3Source:
                 ]
         except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "listing", full) from exc
+
+    async def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
+        """The common prefixes directly below the prefix: one request per 1,000 of them."""
+        full = self.prefix + prefix if not prefix.startswith(self.prefix) else prefix
+        try:
+            client = await self._c()
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=full,
+                Delimiter="/",
+                PaginationConfig={"PageSize": self._page_size},
+            )
+            async for page in pages:
+                yield [str(cp["Prefix"]) for cp in page.get("CommonPrefixes", [])]
+        except _TRANSPORT_ERRORS as exc:
+            raise self._error(exc, "listing directories of", full) from exc
 
     async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
         async for page in self.list_pages(prefix):

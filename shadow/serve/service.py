@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from shadow.collectors.survey import survey
 from shadow.config import Settings
 from shadow.engine import CycleSummary, Engine
 from shadow.errors import ShadowError
@@ -54,6 +55,7 @@ class Service:
     health: Health = field(default_factory=Health)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     hints: set[str] = field(default_factory=set)
+    surveyed: bool = False  # told the log where the runs probably are (while none are found)
 
     async def cycle(self, now: float | None = None) -> CycleSummary | None:
         """One scan-and-judge cycle; errors are logged and counted, never raised to the scheduler."""
@@ -67,6 +69,7 @@ class Service:
                 return None
             self.metrics.update(summary)
             log_summary("cycle", summary)
+            await self._look_around(summary)
             self.health.cycles += 1
             self.health.last_cycle = summary.finished
             if summary.scan.ok and summary.head is not None:
@@ -92,6 +95,23 @@ class Service:
             self.metrics.update(summary)
             log_summary("hinted cycle", summary)
             return summary
+
+    async def _look_around(self, summary: CycleSummary) -> None:
+        """Say once where the runs probably are while a scan finds no run directory at all."""
+        head, source = summary.head, self.engine.source
+        if head is None or source is None:
+            return
+        if head.totals.runs:
+            self.surveyed = False  # found some: a later empty source is news again
+            return
+        if self.surveyed:
+            return
+        self.surveyed = True
+        try:
+            hint = await survey(source, self.settings.source, self.engine.opts.layout)
+        except ShadowError as exc:
+            hint = f"could not look around the source: {exc}"
+        log.warning("no run directory found: %s", hint)
 
     def ready(self, now: float | None = None) -> bool:
         """Ready while the last good scan is younger than three scan intervals."""

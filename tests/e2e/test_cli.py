@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from shadow import __version__
 from shadow.cli import build_parser, main
+from shadow.config import load_settings
+from shadow.corpora.demo import write_demo
+from shadow.serve.daemon import build_service
+from tests.e2e.conftest import NOW
+from tests.snapshots import tree_unchanged
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,3 +131,39 @@ def test_every_message_names_flags_that_exist() -> None:
     unknown = {flag: sorted(where) for flag, where in named.items() if flag not in flags}
     assert {} == unknown
     assert "--prefix" in named  # the check reads the messages (the layout warning names it)
+
+
+def test_a_scan_that_finds_no_run_directory_says_what_it_found_and_where_runs_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scan --source dir:bucket/runs` (one level too deep) does not end on a bare "listed 0":
+    it says what the directory holds and names the bucket root as the source."""
+    corpus = write_demo(tmp_path / "bucket", now=NOW, runs=12, days=1, plant=False)
+    db = str(tmp_path / "s.db")
+    with tree_unchanged(corpus.root):
+        code = main(["scan", "--once", "--source", f"dir:{corpus.root}/runs", "--db", db])
+    assert 0 == code
+    err = capsys.readouterr().err
+    assert re.search(r"holds \d+ directories named run_\*", err), err
+    assert f"the source is the bucket root, dir:{corpus.root}\n" in err
+    # A scan that finds runs says nothing of the kind.
+    assert 0 == main(["scan", "--once", "--source", f"dir:{corpus.root}", "--db", db])
+    assert "no run directory found" not in capsys.readouterr().err
+
+
+async def test_serve_logs_where_the_runs_probably_are_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon says it in its log, on the first empty cycle only."""
+    corpus = write_demo(tmp_path / "bucket", now=NOW, runs=12, days=1, plant=False)
+    settings = load_settings(source=f"dir:{corpus.root}/runs", db=str(tmp_path / "s.db"))
+    svc = build_service(settings, CollectorRegistry())
+    try:
+        with caplog.at_level(logging.WARNING, logger="shadow"):
+            await svc.cycle(NOW.timestamp())
+            await svc.cycle(NOW.timestamp())
+    finally:
+        await svc.close()
+    said = [r.getMessage() for r in caplog.records if "no run directory found" in r.getMessage()]
+    assert 1 == len(said)
+    assert said[0].endswith(f"the source is the bucket root, dir:{corpus.root}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -10,12 +11,13 @@ from urllib.parse import quote
 import pytest
 
 from shadow.bootstrap import make_engine
+from shadow.cli import main
 from shadow.collectors.s3 import S3Source
 from shadow.corpora.demo import write_demo
 from shadow.engine import CycleSummary, Engine
 from shadow.errors import SourceError
 from tests.e2e.conftest import NOW
-from tests.integration.conftest import BUCKET, SECRET_KEY, settings_for
+from tests.integration.conftest import ACCESS_KEY, BUCKET, SECRET_KEY, settings_for
 from tests.snapshots import bucket_unchanged
 
 
@@ -255,3 +257,25 @@ async def test_hostile_keys_are_data_never_paths_or_sql(
     finally:
         await svc.close()
     assert [] == [p for p in tmp_path.parent.rglob("escape*")]
+
+
+def test_a_scan_of_a_prefix_inside_the_runs_names_the_bucket_root(
+    s3: Any, s3_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """`s3://bucket/runs` finds no run directory; the scan says what the listing's common
+    prefixes hold and names the bucket root, without writing to the bucket."""
+    corpus = write_demo(tmp_path / "demo", now=NOW, runs=6, days=1, plant=False)
+    upload_tree(s3, corpus.root)
+    for name, value in (
+        ("SHADOW_S3__ENDPOINT_URL", s3_endpoint),
+        ("SHADOW_S3__ACCESS_KEY_ID", ACCESS_KEY),
+        ("SHADOW_S3__SECRET_ACCESS_KEY", SECRET_KEY),
+    ):
+        monkeypatch.setenv(name, value)
+    argv = ["scan", "--once", "--db", str(tmp_path / "s.db"), "--source"]
+    with bucket_unchanged(s3):
+        assert 0 == main([*argv, f"s3://{BUCKET}/runs"])
+    err = capsys.readouterr().err
+    assert re.search(rf"s3://{BUCKET}/runs/ holds \d+ directories named run_\*", err), err
+    assert f"the source is the bucket root, s3://{BUCKET}/\n" in err
+    assert SECRET_KEY not in err
