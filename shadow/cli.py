@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -175,8 +176,6 @@ def _settings(args: argparse.Namespace) -> Any:
         "port": getattr(args, "port", None),
         "shard": getattr(args, "shard", None),
     }
-    import os
-
     config = args.config or (
         Path(os.environ["SHADOW_CONFIG"]) if os.environ.get("SHADOW_CONFIG") else None
     )
@@ -187,19 +186,24 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from shadow.bootstrap import make_engine
+    from shadow.progress import ScanProgress
 
     settings = _settings(args)
     engine = make_engine(settings)
     now = parse_now(args.now)
     hint: list[str] = []
+    # A live line on a terminal; elsewhere (a pipe, a CI log) a log line every 5 seconds.
+    live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    progress = ScanProgress(line=sys.stderr if live else None, log_every=None if live else 5.0)
 
     async def go() -> Any:
         try:
-            summary = await engine.run_cycle(now)
+            summary = await engine.run_cycle(now, progress)
             if summary.head is not None and summary.head.totals.runs == 0:
                 hint.append(await _survey(engine, settings))
             return summary
         finally:
+            progress.close()
             engine.ledger.close()
             if engine.source is not None:
                 await engine.source.close()

@@ -27,9 +27,9 @@ from shadow.judging.judge import Judgement, JudgeOptions, judge
 from shadow.judging.report import Report, build_report, with_runs_of
 from shadow.ledger.store import Ledger, ResultRow, VerdictRow
 from shadow.runcache import CacheOptions, RunCache
-from shadow.scan import Scanner, ScanOptions, ScanStats
+from shadow.scan import ScanObserver, Scanner, ScanOptions, ScanStats
 
-__all__ = ["CycleSummary", "Engine", "EngineOptions", "ScanStats"]
+__all__ = ["CycleSummary", "Engine", "EngineOptions", "ScanObserver", "ScanStats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +110,9 @@ class Engine:
         """One ledger for the cycle, the scan and the run cache (tests swap in an instrumented one)."""
         self._ledger = self.scanner.ledger = self.runs.ledger = ledger
 
-    async def scan(self, now: float) -> ScanStats:
+    async def scan(self, now: float, observer: ScanObserver | None = None) -> ScanStats:
         """List the source and fetch what changed (shadow/scan.py)."""
-        return await self.scanner.scan(now)
+        return await self.scanner.scan(now, observer)
 
     def normalized_runs(self) -> tuple[Grouped, list[Rejected]]:
         """Every run, normalized, grouped into pairs (shadow/runcache.py)."""
@@ -191,10 +191,12 @@ class Engine:
         j, head = self._settle(at, stats)
         return CycleSummary(started, time.time(), stats, head, j)
 
-    async def run_cycle(self, now: float | None = None) -> CycleSummary:
+    async def run_cycle(
+        self, now: float | None = None, observer: ScanObserver | None = None
+    ) -> CycleSummary:
         started = time.time()
         at = now if now is not None else started
-        stats = await self.scan(at)
+        stats = await self.scan(at, observer)
         if not stats.listing_complete:
             self.ledger.record_scan(started, time.time(), False, 0, 0, dict(stats.errors))
             return CycleSummary(started, time.time(), stats, None, None)

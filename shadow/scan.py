@@ -14,6 +14,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from shadow.collectors import ListedObject, Source
 from shadow.core.assemble import needs_body
@@ -52,6 +53,17 @@ class ScanStats:
     errors: Counter[str] = field(default_factory=Counter)
     error_messages: list[str] = field(default_factory=list)
     failed_keys: set[str] = field(default_factory=set)
+    processed: int = 0  # changed objects done with (stored or failed): progress, not a result
+    listing_done: bool = False  # the listing has ended: `listed` is the whole count
+
+
+class ScanObserver(Protocol):
+    """Watches a scan in flight: it is handed the scan's live ScanStats, which it may read (a
+    progress line, counters that move during the scan) but never writes."""
+
+    def scan_started(self, stats: ScanStats) -> None: ...
+
+    def scan_finished(self, stats: ScanStats) -> None: ...
 
 
 class Scanner:
@@ -62,12 +74,18 @@ class Scanner:
         self.ledger = ledger
         self.opts = opts
 
-    async def scan(self, now: float) -> ScanStats:
+    async def scan(self, now: float, observer: ScanObserver | None = None) -> ScanStats:
         """List the source and fetch what changed, while the listing is still going on."""
         stats = ScanStats()
         if self.source is None:
             raise SourceError("no source configured", kind="config", transient=False)
-        await self._ingest(self._changed(self.source, stats), now, stats)
+        if observer is not None:
+            observer.scan_started(stats)
+        try:
+            await self._ingest(self._changed(self.source, stats), now, stats)
+        finally:
+            if observer is not None:
+                observer.scan_finished(stats)
         return stats
 
     async def hinted(self, keys: list[str], now: float) -> ScanStats:
@@ -99,6 +117,7 @@ class Scanner:
                 page = [o for o in page if self._mine(o.key)]
             for changed in self._unseen(page, stats):
                 yield changed
+        stats.listing_done = True
 
     def _unseen(self, page: list[ListedObject], stats: ScanStats) -> list[ListedObject]:
         """The objects of one listing page whose ETag the ledger does not hold (one query)."""
@@ -148,6 +167,7 @@ class Scanner:
                         batch.add(row)
                 except Exception as exc:  # re-raised below, once every fetcher has stopped
                     broken.append(exc)
+                stats.processed += 1
 
         workers = [asyncio.create_task(fetcher()) for _ in range(max(1, self.opts.concurrency))]
         try:

@@ -8,13 +8,14 @@ and the webhook (which has its own token); a wrong token gets a bare 401.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shadow.core.fielddiff import field_differences
@@ -207,9 +208,19 @@ def readyz(request: Request) -> JSONResponse:
 
 @open_routes.get("/metrics")
 def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(service_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    """The registry through client_python's own exposition, negotiated as its handlers do
+    (prometheus_client/exposition.py `_bake_output`): OpenMetrics when the Accept header asks
+    for it, else the text format; gzip when Accept-Encoding allows; `name[]` picks metrics.
+    A plain function, so FastAPI runs it in a worker thread, off the event loop."""
+    registry: Any = service_of(request).metrics.registry
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    names = request.query_params.getlist("name[]")
+    body = encoder(registry.restricted_registry(names) if names else registry)
+    headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+    if gzip_accepted(request.headers.get("accept-encoding", "")):
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, headers=headers)
 
 
 @open_routes.head("/events/minio")

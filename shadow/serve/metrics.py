@@ -14,7 +14,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector as PromCollector
 
@@ -25,7 +34,7 @@ from shadow.core.pairing import PairState
 from shadow.core.records import RejectReason
 from shadow.core.results import Outcome
 from shadow.core.stats import ratio_quantile
-from shadow.engine import CycleSummary
+from shadow.engine import CycleSummary, ScanStats
 from shadow.judging.verdict import PARITY, Thresholds, Verdict
 
 RATIO_BUCKETS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 3.0)
@@ -86,6 +95,9 @@ class ShadowMetrics:
         self.allow_agents = tuple(allow_agents)
         self.top_k = top_k
         self.snapshot = Snapshot()
+        # The scan being counted and what of it was counted: (fetched, versions, errors).
+        self._counting: ScanStats | None = None
+        self._counted: tuple[int, int, Tally[str]] = (0, 0, Tally())
         self.scan_duration = Histogram(
             "shadow_scan_duration_seconds",
             "Wall time of one scan-and-judge cycle.",
@@ -136,15 +148,34 @@ class ShadowMetrics:
         for result in ("ok", "failed"):
             self.scans.labels(result=result)
         registry.register(_SnapshotCollector(self))
+        # client_python's own: process_* (memory, CPU, open files), python_info and python_gc_*,
+        # on shadow's registry (not the library's global one) like every other metric.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+
+    def count_scan(self, s: ScanStats) -> None:
+        """Bring the scan counters up to what the scan `s` has seen so far.
+
+        Called while a scan runs (its progress observer ticks) and once more by `update`, so
+        `shadow_objects_fetched_total` and `shadow_scan_errors_total` move during a long
+        backfill, and each object or error is still counted exactly once.
+        """
+        if self._counting is not s:
+            self._counting, self._counted = s, (0, 0, Tally())
+        fetched, versions, errors = self._counted
+        self.fetched.inc(s.fetched - fetched)
+        self.versions_fetched.inc(s.versions_fetched - versions)
+        for kind, n in s.errors.items():
+            if n > errors[kind]:
+                self.scan_errors.labels(kind=kind).inc(n - errors[kind])
+        self._counted = (s.fetched, s.versions_fetched, Tally(s.errors))
 
     def update(self, summary: CycleSummary) -> None:
         s = summary.scan
         self.scan_duration.observe(summary.duration_seconds)
         self.scans.labels(result="ok" if s.ok else "failed").inc()
-        for kind, n in s.errors.items():
-            self.scan_errors.labels(kind=kind).inc(n)
-        self.fetched.inc(s.fetched)
-        self.versions_fetched.inc(s.versions_fetched)
+        self.count_scan(s)
         if s.ok:
             self.last_success.set(summary.finished)
         if summary.head is None or summary.judgement is None:

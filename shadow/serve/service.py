@@ -15,6 +15,7 @@ from shadow.collectors.survey import survey
 from shadow.config import Settings
 from shadow.engine import CycleSummary, Engine
 from shadow.errors import ShadowError
+from shadow.progress import ScanProgress
 from shadow.serve.metrics import ShadowMetrics
 
 log = logging.getLogger("shadow.serve.service")
@@ -56,13 +57,21 @@ class Service:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     hints: set[str] = field(default_factory=set)
     surveyed: bool = False  # told the log where the runs probably are (while none are found)
+    # While a scan runs its counters move every tick, and a long one logs its progress.
+    progress_tick_seconds: float = 1.0
+    progress_log_seconds: float = 10.0
 
     async def cycle(self, now: float | None = None) -> CycleSummary | None:
         """One scan-and-judge cycle; errors are logged and counted, never raised to the scheduler."""
         async with self.lock:
             self.hints.clear()  # the full listing below covers every hinted key
+            progress = ScanProgress(
+                log_every=self.progress_log_seconds,
+                on_tick=self.metrics.count_scan,
+                tick=self.progress_tick_seconds,
+            )
             try:
-                summary = await self.engine.run_cycle(now)
+                summary = await self.engine.run_cycle(now, progress)
             except ShadowError as exc:
                 self.health.last_error = str(exc)
                 log.error("scan cycle failed: %s", exc)

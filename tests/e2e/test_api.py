@@ -115,6 +115,32 @@ async def test_health_and_metrics_are_open(client: httpx.AsyncClient, service: S
     assert [r.key for r in j.results if r.key in m.text] == []
 
 
+async def test_metrics_negotiate_openmetrics_and_gzip_and_carry_the_process(
+    client: httpx.AsyncClient,
+) -> None:
+    """/metrics answers what the scraper asks for (client_python's exposition): the text format
+    by default, OpenMetrics on request, gzip when accepted, `name[]` to pick; and client_python's
+    process, platform and GC collectors are on shadow's registry."""
+    plain = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["content-type"].startswith("text/plain; version=")
+    for name in ("process_resident_memory_bytes", "python_info", "python_gc_objects_collected"):
+        assert f"\n{name}" in plain.text
+    om = await client.get(
+        "/metrics",
+        headers={
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "gzip",
+        },
+    )
+    assert om.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    assert "gzip" == om.headers["content-encoding"]
+    assert om.text.endswith("# EOF\n") and "shadow_readiness_verdict" in om.text
+    assert len(om.content) > int(om.headers["content-length"])  # it came compressed
+    one = await client.get("/metrics", params={"name[]": "shadow_scans_total"})
+    assert "shadow_scans_total" in one.text and "process_" not in one.text
+
+
 async def test_minio_webhook_needs_its_token_and_queues_keys(
     client: httpx.AsyncClient, service: Service
 ) -> None:
