@@ -27,7 +27,7 @@ from shadow.judging.judge import Judgement, JudgeOptions, judge
 from shadow.judging.report import Report, build_report, with_runs_of
 from shadow.ledger.store import Ledger, ResultRow, VerdictRow
 from shadow.runcache import CacheOptions, RunCache
-from shadow.scan import ScanObserver, Scanner, ScanOptions, ScanStats
+from shadow.scan import Scanner, ScanObserver, ScanOptions, ScanStats
 
 __all__ = ["CycleSummary", "Engine", "EngineOptions", "ScanObserver", "ScanStats"]
 

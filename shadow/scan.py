@@ -118,6 +118,9 @@ class Scanner:
             for changed in self._unseen(page, stats):
                 yield changed
         stats.listing_done = True
+        for skipped in source.skipped():  # bad entries are counted; they do not fail the scan
+            stats.errors[skipped.kind] += skipped.count
+            stats.error_messages.append(skipped.message(source.description))
 
     def _unseen(self, page: list[ListedObject], stats: ScanStats) -> list[ListedObject]:
         """The objects of one listing page whose ETag the ledger does not hold (one query)."""

@@ -28,6 +28,22 @@ class ObjectVersion:
     is_latest: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Entries a listing passed over because they cannot be objects, of one kind (names that
+    are not UTF-8, FIFOs, symbolic links): counted as scan errors, never passed over in silence."""
+
+    kind: str  # the scan error kind they count under
+    count: int
+    why: str  # "not a regular file"
+    examples: tuple[str, ...]  # printable names
+
+    def message(self, where: str) -> str:
+        more = ", ..." if self.count > len(self.examples) else ""
+        entries = "entry" if self.count == 1 else "entries"
+        return f"{where}: skipped {self.count} {entries} ({self.why}): {', '.join(self.examples)}{more}"
+
+
 class Source(Protocol):
     """What the engine needs from a place where runs are written."""
 
@@ -40,6 +56,10 @@ class Source(Protocol):
     def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
         """The "directories" directly below the prefix (each ending in '/'), a page at a time:
         S3's common prefixes of a listing with the delimiter '/'."""
+        ...
+
+    def skipped(self) -> list[Skipped]:
+        """What the last listing passed over and why (read once the listing has ended)."""
         ...
 
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes: ...

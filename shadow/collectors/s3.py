@@ -33,7 +33,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from shadow.collectors import ListedObject, ObjectVersion
+from shadow.collectors import ListedObject, ObjectVersion, Skipped
 from shadow.collectors.settings import S3Settings
 from shadow.errors import ConfigError, SourceError
 
@@ -212,6 +212,9 @@ class S3Source:
                 yield [str(cp["Prefix"]) for cp in page.get("CommonPrefixes", [])]
         except _TRANSPORT_ERRORS as exc:
             raise self._error(exc, "listing directories of", full) from exc
+
+    def skipped(self) -> list[Skipped]:
+        return []  # every S3 key is a UTF-8 name of an object: a listing passes nothing over
 
     async def list_objects(self, prefix: str) -> AsyncIterator[ListedObject]:
         async for page in self.list_pages(prefix):

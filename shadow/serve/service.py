@@ -84,6 +84,8 @@ class Service:
             if summary.scan.ok and summary.head is not None:
                 self.health.last_good_scan = summary.finished
                 self.health.last_error = None
+                if summary.scan.error_messages:  # passed over, not failed: said, not fatal
+                    log.warning("scan errors: %s", "; ".join(summary.scan.error_messages[:3]))
             else:
                 self.health.last_error = "; ".join(summary.scan.error_messages[:3]) or "scan failed"
                 log.warning("scan incomplete: %s", self.health.last_error)

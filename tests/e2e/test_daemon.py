@@ -215,3 +215,45 @@ def test_serve_logs_json_one_summary_line_per_cycle_and_no_scheduler_chatter(
     assert not any("color_message" in line for line in lines)
     for _, secret in SECRETS:
         assert secret.encode() not in out
+
+
+def test_a_fifo_named_by_the_webhook_never_hangs_the_daemon(tmp_path: Path) -> None:
+    """A FIFO in the watched directory, named by a bucket notification: the hinted fetch does not
+    block on it (it is no object), cycles go on, and SIGTERM still exits 0 promptly."""
+    corpus = write_demo(tmp_path / "bucket", now=datetime.now(UTC).replace(microsecond=0), runs=20)
+    twin = next(p for p in sorted((corpus.root / "runs").iterdir()) if p.name.endswith("-dryrun"))
+    (twin / "status.json").unlink()
+    os.mkfifo(twin / "status.json")
+    key = f"runs/{twin.name}/status.json"
+    port = free_port()
+    proc = start_serve(
+        corpus.root,
+        tmp_path / "s.db",
+        port,
+        ("SHADOW_WEBHOOK_TOKEN", "hook"),
+        ("SHADOW_SHUTDOWN_GRACE_SECONDS", "3"),
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz")
+        event = {"EventName": "s3:ObjectCreated:Put", "Records": [{"s3": {"object": {"key": key}}}]}
+        hinted = httpx.post(
+            f"http://127.0.0.1:{port}/events/minio",
+            json=event,
+            headers={"Authorization": "Bearer hook"},
+            timeout=5,
+        )
+        assert 202 == hinted.status_code
+        time.sleep(2.5)  # the hinted fetch and a couple of cycles
+        assert json.loads(wait_for(f"http://127.0.0.1:{port}/readyz", timeout=10))["ready"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            raise AssertionError(
+                "SIGTERM did not stop the daemon:\n" + out.decode()[-2000:]
+            ) from None
+    assert 0 == proc.returncode, out.decode()[-2000:]
+    assert f"{key} (FIFO)".encode() in out  # the listing named it, as a scan error
