@@ -11,7 +11,7 @@ LOCK := requirements/dev.lock
 COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock"
 
-.PHONY: setup demo test check bench clean lock
+.PHONY: setup demo test check docs bench clean lock
 
 # The locked versions, hashes checked (the ones CI tests and the image ships), then shadow itself.
 $(STAMP): pyproject.toml $(LOCK)
@@ -50,10 +50,15 @@ check: $(STAMP)
 	$(BIN)/ruff format --check shadow tests bench dashboards deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/cog --check --diff --check-fail-msg "docs/cli.md is stale: run make docs" docs/cli.md
 	$(BIN)/python dashboards/generate.py --check
 	$(BIN)/python deploy/prometheus/generate.py --check
 	$(BIN)/python deploy/kubernetes/validate.py
 	$(BIN)/hadolint Dockerfile
+
+# docs/cli.md from the parser's --help (make check fails while it differs).
+docs: $(STAMP)
+	$(BIN)/cog -r docs/cli.md
 
 # Re-resolve the lock files after a dependency change in pyproject.toml (needs the registry).
 lock:  # uses the uv in .venv (`make setup` installs it)

@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(srv, now=False)
     srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    for choice in sub._choices_actions:  # each command's --help opens with its one-line summary
+        command, summary = sub.choices[choice.dest], choice.help or ""
+        command.description = command.description or f"{summary[:1].upper()}{summary[1:]}."
+        command.epilog = parser.epilog
     return parser
 
 

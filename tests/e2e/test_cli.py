@@ -167,3 +167,19 @@ async def test_serve_logs_where_the_runs_probably_are_once(
     said = [r.getMessage() for r in caplog.records if "no run directory found" in r.getMessage()]
     assert 1 == len(said)
     assert said[0].endswith(f"the source is the bucket root, dir:{corpus.root}")
+
+
+def test_docs_cli_md_is_what_help_says(tmp_path: Path) -> None:
+    """docs/cli.md is generated from the parser (cog); a page that differs from --help fails
+    the check `make check` runs, so the reference cannot drift from the program."""
+    cog = str(Path(sys.executable).with_name("cog"))
+    page = ROOT / "docs" / "cli.md"
+    fresh = subprocess.run([cog, "--check", str(page)], capture_output=True, text=True, timeout=60)
+    assert 0 == fresh.returncode, fresh.stdout + fresh.stderr
+    stale = tmp_path / "cli.md"
+    stale.write_text(page.read_text().replace("judge as of this ISO-8601 time", "judge now"))
+    drifted = subprocess.run(
+        [cog, "--check", str(stale)], capture_output=True, text=True, timeout=60
+    )
+    assert 0 != drifted.returncode
+    assert "--now" in page.read_text() and "exit codes" in page.read_text()
