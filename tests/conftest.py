@@ -10,6 +10,7 @@ without the tests marked `slow`; a test there that needs a tool stops the collec
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ FIXTURE_MARKERS = {
     "pg_server": "needs_postgres",
     "own_pg_server": "needs_postgres",
     "s3_endpoint": "needs_s3",
+    "without_read_all": "needs_setpriv",
 }
 # The pure tier (`make test-unit`, the Makefile's UNIT_TESTS): logic and files only.
 PURE_TIER = ("unit", "property")
@@ -89,6 +91,18 @@ def promtool(request: pytest.FixtureRequest) -> Promtool:
         )
 
     return run
+
+
+@pytest.fixture
+def without_read_all(request: pytest.FixtureRequest) -> list[str]:
+    """A command prefix that runs a program without root's privilege to read any file or
+    directory (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH dropped from its bounding set by
+    util-linux's setpriv), so file modes bind it as they bind a daemon's own user. Empty when
+    the tests do not run as root: the modes bind already."""
+    path = _binary(request, "needs_setpriv", "setpriv")
+    if os.geteuid() != 0:
+        return []
+    return [path, "--bounding-set", "-dac_override,-dac_read_search", "--"]
 
 
 @pytest.fixture

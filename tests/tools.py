@@ -43,6 +43,12 @@ TOOLS = (
         (("initdb", "postgresql"), ("postgres", "postgresql")),
         "the ledger's second backend",
     ),
+    # Root reads every directory; the unreadable-directory test drops that privilege with it.
+    Tool(
+        "needs_setpriv",
+        (("setpriv", "util-linux"),),
+        "runs a scan without root's read-anything capabilities",
+    ),
 )
 BY_MARKER = {t.marker: t for t in TOOLS}
 

@@ -182,6 +182,7 @@ def test_kill_9_at_random_points_never_loses_or_double_counts(tmp_path: Path) ->
     assert all(a != b for a, b in itertools.pairwise(verdicts))  # a verdict row per change only
 
 
+@pytest.mark.slow
 def test_serve_logs_json_one_summary_line_per_cycle_and_no_scheduler_chatter(
     tmp_path: Path,
 ) -> None:
@@ -217,6 +218,7 @@ def test_serve_logs_json_one_summary_line_per_cycle_and_no_scheduler_chatter(
         assert secret.encode() not in out
 
 
+@pytest.mark.slow
 def test_a_fifo_named_by_the_webhook_never_hangs_the_daemon(tmp_path: Path) -> None:
     """A FIFO in the watched directory, named by a bucket notification: the hinted fetch does not
     block on it (it is no object), cycles go on, and SIGTERM still exits 0 promptly."""

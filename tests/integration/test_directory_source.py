@@ -137,24 +137,16 @@ async def test_entries_that_cannot_be_objects_are_counted_and_named(tmp_path: Pa
     assert summary.report is not None and summary.report.totals.paired >= 19
 
 
-# Root reads any directory (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH): as root, the scan runs with
-# those two capabilities dropped from its bounding set (util-linux setpriv), so a mode-000
-# directory stops it exactly as it stops a daemon running as its own user.
-WITHOUT_ROOTS_READ_ALL = (
-    ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
-    if os.geteuid() == 0
-    else []
-)
-
-
-def test_an_unreadable_run_directory_stops_judging_and_says_so(tmp_path: Path) -> None:
+def test_an_unreadable_run_directory_stops_judging_and_says_so(
+    tmp_path: Path, without_read_all: list[str]
+) -> None:
     """A twin directory shadow may not read is not a lost run: the listing is incomplete, the
     cycle does not judge (exit 3), and the error names the directory. A real mode-000
     directory, read without root's privilege to read anything."""
     corpus = write_demo(tmp_path / "bucket", now=NOW, runs=20, days=2, plant=False)
     twin = _a_run(corpus.root)
     db = tmp_path / "s.db"
-    argv = [*WITHOUT_ROOTS_READ_ALL, SHADOW, "scan", "--once", "--source", f"dir:{corpus.root}"]
+    argv = [*without_read_all, SHADOW, "scan", "--once", "--source", f"dir:{corpus.root}"]
     argv += ["--db", str(db), "--now", NOW_ISO]
     readable = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert 0 == readable.returncode, readable.stderr

@@ -32,6 +32,7 @@ def seeded(s3: Any, tmp_path: Path) -> Any:
     return s3
 
 
+@pytest.mark.slow
 async def test_counters_move_while_a_scan_runs_and_count_each_object_once(
     seeded: Any, s3_endpoint: str, tmp_path: Path
 ) -> None:
