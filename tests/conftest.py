@@ -10,6 +10,7 @@ without the tests marked `slow`; a test there that needs a tool stops the collec
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -34,6 +35,18 @@ FIXTURE_MARKERS = {
 PURE_TIER = ("unit", "property")
 
 Promtool = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """`shadow.cli.main` configures logging for the process (shadow/logs.py), as a command
+    should; in the test process that would outlive the test, so each test gets the root
+    logger back as it found it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -169,7 +169,8 @@ def test_demo_cli_writes_a_scenario_with_its_config(
 def test_demo_cli_rejects_an_unknown_scenario(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An unknown scenario is exit 3 with the list of known ones, and nothing is written."""
-    assert main(["demo", "--scenario", "kafka", "--out", str(tmp_path / "x")]) == 3
+    """An unknown scenario is a usage error (exit 64) with the list of known ones, and nothing is
+    written."""
+    assert main(["demo", "--scenario", "kafka", "--out", str(tmp_path / "x")]) == 64
     assert "long-pipelines" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
