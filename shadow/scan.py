@@ -1,30 +1,40 @@
 """The streaming scan: list the source, fetch what changed, store it in the ledger.
 
+Two kinds of scan. A full scan (a reconcile) lists every object under the layout's prefix. An
+incremental scan lists the run directories with a delimiter (one request per 1,000) and the
+objects of only those that can still change: not settled, new to the ledger, or hinted by a
+bucket notification. A settled run directory is terminal, judged, and quiet past the grace
+period (the cycle settles them); a change found in one by a full scan is counted.
+
 Neither the whole listing nor the ledger's whole ETag index is ever held: each page of the
 listing is checked against the ledger on its own, so a scan's memory does not grow with the
-bucket, and fetching overlaps listing. A failed fetch leaves its object unstored, so the next
-scan fetches it again; a listing failure marks the listing incomplete, so the cycle does not
-judge.
+bucket, and fetching overlaps listing. A failed fetch leaves its object unstored and is
+recorded in the ledger until the key is read, so the next scan fetches it again and a judgement
+from the ledger alone holds its pair; a listing failure marks the listing incomplete, so the
+cycle does not judge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass, field
 
 from shadow.collectors import ListedObject, Source
 from shadow.core.assemble import needs_body
-from shadow.core.layout import KeyLayout, ObjectKind, Side
+from shadow.core.layout import KeyLayout, Layout, ObjectKind, Side
 from shadow.core.objects import StoredObject
 from shadow.core.pairing import shard_of
 from shadow.core.profiles import Profile, translate
 from shadow.core.records import parse_json
 from shadow.core.vocabulary import RunState
-from shadow.errors import SourceError
+from shadow.errors import ErrorKind, SourceError
 from shadow.ledger.store import Ledger
+
+log = logging.getLogger("shadow.scan")
 
 _QUEUED = 1000  # listed objects waiting for a fetcher, at most
 _SAVE_BATCH = 500  # fetched objects written in one transaction
@@ -44,35 +54,68 @@ class ScanOptions:
 class ScanStats:
     ok: bool = True
     listing_complete: bool = True  # False: the cycle does not judge (the last judgement stands)
-    listed: int = 0
+    full: bool = True  # every object listed (a reconcile); False: only what can still change
+    listed: int = 0  # objects listed
     unchanged: int = 0
     fetched: int = 0
     skipped_too_large: int = 0
     versions_fetched: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
+    dirs_listed: int = 0  # run directories seen in the delimiter listing (incremental scans)
+    dirs_skipped: int = 0  # of those, settled ones whose objects were not listed
+    settled_changed: set[str] = field(
+        default_factory=set
+    )  # settled, yet a full scan found a change
+    errors: Counter[ErrorKind] = field(default_factory=Counter)
     error_messages: list[str] = field(default_factory=list)
-    failed_keys: set[str] = field(default_factory=set)
+    failed_keys: dict[str, ErrorKind] = field(default_factory=dict)
+    covered: set[str] = field(default_factory=set)  # run dirs whose objects were listed in full
 
 
 class Scanner:
-    """Reads the source into the ledger; knows nothing of normalizing or judging."""
+    """Reads the source into the ledger; knows nothing of normalizing or judging.
 
-    def __init__(self, source: Source | None, ledger: Ledger, opts: ScanOptions) -> None:
+    `progress`, when set, is called with the running stats after each listing page and each
+    batch of stored objects (a progress line or log; it must not block).
+    """
+
+    def __init__(
+        self,
+        source: Source | None,
+        ledger: Ledger,
+        opts: ScanOptions,
+        progress: Callable[[ScanStats], None] | None = None,
+    ) -> None:
         self.source = source
         self.ledger = ledger
         self.opts = opts
+        self.progress = progress
 
-    async def scan(self, now: float) -> ScanStats:
-        """List the source and fetch what changed, while the listing is still going on."""
-        stats = ScanStats()
+    async def scan(
+        self, now: float, *, full: bool = True, hinted: Collection[str] = ()
+    ) -> ScanStats:
+        """List the source and fetch what changed, while the listing is still going on.
+
+        `full`: list every object (a reconcile); otherwise only the run directories that can
+        still change, and those of the `hinted` keys.
+        """
+        stats = ScanStats(full=full)
         if self.source is None:
-            raise SourceError("no source configured", kind="config", transient=False)
-        await self._ingest(self._changed(self.source, stats), now, stats)
+            raise SourceError("no source configured", kind=ErrorKind.CONFIG, transient=False)
+        if full:
+            objects = self._changed(self.source, stats)
+        else:
+            dirs = {p.run_dir for k in hinted if (p := self.opts.layout.parse(k)) is not None}
+            objects = self._changed_in_dirs(self.source, stats, dirs)
+        await self._ingest(objects, now, stats)
+        if stats.listing_complete:
+            self._record_failures(stats, now, None if full else sorted(stats.covered), ())
+        else:  # what was not listed keeps its stored failures
+            self._record_failures(stats, now, [], ())
         return stats
 
     async def hinted(self, keys: list[str], now: float) -> ScanStats:
         """Fetch only these keys (a HEAD each, a GET if the ETag changed)."""
-        stats = ScanStats()
+        stats = ScanStats(full=False)
         known = self.ledger.etags_of(keys)
         listed: list[ListedObject] = []
         for key in keys:
@@ -83,13 +126,25 @@ class Scanner:
             except SourceError as exc:
                 stats.errors[exc.kind] += 1
                 stats.error_messages.append(str(exc))
-                stats.failed_keys.add(key)
+                stats.failed_keys[key] = exc.kind
                 continue
             if obj is not None and known.get(key) != obj.etag:
                 listed.append(obj)
         stats.listed = len(listed)
         await self._ingest(_each(listed), now, stats)
+        self._record_failures(stats, now, [], keys)
         return stats
+
+    def _record_failures(
+        self, stats: ScanStats, now: float, run_dirs: list[str] | None, keys: Collection[str]
+    ) -> None:
+        failures = [
+            (k, p.run_dir, kind.value)
+            for k, kind in sorted(stats.failed_keys.items())
+            if (p := self.opts.layout.parse(k)) is not None
+        ]
+        if failures or run_dirs is None or run_dirs or keys:
+            self.ledger.replace_failures(failures, now, run_dirs=run_dirs, keys=sorted(keys))
 
     async def _changed(
         self, source: Source, stats: ScanStats
@@ -97,8 +152,89 @@ class Scanner:
         async for page in source.list_pages(self.opts.layout.list_prefix):
             if self.opts.shard is not None:
                 page = [o for o in page if self._mine(o.key)]
-            for changed in self._unseen(page, stats):
-                yield changed
+            changed = self._unseen(page, stats)
+            self._note_dirs(page, changed, stats)
+            self._report(stats)
+            for obj in changed:
+                yield obj
+
+    def _note_dirs(
+        self, page: list[ListedObject], changed: list[ListedObject], stats: ScanStats
+    ) -> None:
+        """A full scan: count settled directories found changed; track untracked ones."""
+        latest: dict[str, float] = {}
+        for o in page:
+            if (p := self.opts.layout.parse(o.key)) is not None:
+                latest[p.run_dir] = max(latest.get(p.run_dir, 0.0), o.last_modified)
+        if not latest:
+            return
+        states = self.ledger.dir_states(sorted(latest))
+        touched = {p.run_dir for o in changed if (p := self.opts.layout.parse(o.key)) is not None}
+        found = sorted(d for d in touched if states.get(d))
+        if found:
+            log.warning(
+                "%d settled run(s) changed since they were judged (e.g. %s): re-reading them",
+                len(found),
+                found[0],
+            )
+            stats.settled_changed.update(found)
+        new = [(d, t) for d, t in sorted(latest.items()) if d not in states and d not in touched]
+        if new:
+            self.ledger.know_dirs(new)
+
+    async def _changed_in_dirs(
+        self, source: Source, stats: ScanStats, hinted: set[str]
+    ) -> AsyncGenerator[ListedObject, None]:
+        """The changed objects of the run directories that can still change."""
+        async for dirs in self._run_dirs(source):
+            stats.dirs_listed += len(dirs)
+            states = self.ledger.dir_states(dirs)
+            todo = [d for d in dirs if not states.get(d) or d in hinted]
+            stats.dirs_skipped += len(dirs) - len(todo)
+            # A chunk's directories are listed concurrently; the fetchers work meanwhile.
+            step = max(1, self.opts.concurrency) * 4
+            for i in range(0, len(todo), step):
+                chunk = todo[i : i + step]
+                pages = await self._list_each(source, chunk)
+                for d, page in zip(chunk, pages, strict=True):
+                    stats.covered.add(d)
+                    changed = self._unseen(page, stats)
+                    if d not in states and not changed and page:
+                        self.ledger.know_dirs([(d, max(o.last_modified for o in page))])
+                    for obj in changed:
+                        yield obj
+                self._report(stats)
+
+    async def _run_dirs(self, source: Source) -> AsyncGenerator[list[str], None]:
+        """Pages of the run directories under the layout's prefix (this shard's only)."""
+        layout = self.opts.layout
+        if layout.layout is Layout.FLAT:
+            async for page in source.list_dirs(layout.list_prefix):
+                yield [d for d in page if self._mine_dir(d)]
+            return
+        async for agents in source.list_dirs(layout.list_prefix):
+            for agent in agents:
+                # A shard owns whole agents in the nested layout: others' are not even listed.
+                if self.opts.shard is not None and not self._mine_dir(agent + "runs/x/"):
+                    continue
+                async for page in source.list_dirs(agent + "runs/"):
+                    yield [d for d in page if self._mine_dir(d)]
+
+    async def _list_each(self, source: Source, dirs: list[str]) -> list[list[ListedObject]]:
+        """The objects of each of these directories, listed `concurrency` at a time."""
+        gate = asyncio.Semaphore(max(1, self.opts.concurrency))
+
+        async def one(d: str) -> list[ListedObject]:
+            async with gate:
+                return [o for page in [p async for p in source.list_pages(d)] for o in page]
+
+        tasks = [asyncio.ensure_future(one(d)) for d in dirs]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # none left unretrieved
 
     def _unseen(self, page: list[ListedObject], stats: ScanStats) -> list[ListedObject]:
         """The objects of one listing page whose ETag the ledger does not hold (one query)."""
@@ -107,6 +243,18 @@ class Scanner:
         changed = [o for o in page if known.get(o.key) != o.etag]
         stats.unchanged += len(page) - len(changed)
         return changed
+
+    def _report(self, stats: ScanStats) -> None:
+        if self.progress is not None:
+            self.progress(stats)
+
+    def _mine_dir(self, run_dir: str) -> bool:
+        """Whether this shard owns a run directory (judged by a key inside it)."""
+        return self.opts.shard is None or self._mine(run_dir + "status.json")
+
+    def mine(self, key: str) -> bool:
+        """Whether this process reads the key (always, unsharded)."""
+        return self.opts.shard is None or self._mine(key)
 
     def _mine(self, key: str) -> bool:
         """Whether this shard owns the key's run (keys outside any run belong to shard 0).
@@ -135,7 +283,7 @@ class Scanner:
         marks the listing incomplete, so the cycle does not judge.
         """
         queue: asyncio.Queue[ListedObject | None] = asyncio.Queue(maxsize=_QUEUED)
-        batch = _Batch(self.ledger, now)
+        batch = _Batch(self.ledger, now, self.opts.layout, lambda: self._report(stats))
         broken: list[Exception] = []  # an unexpected error in a fetcher (the ledger failing)
 
         async def fetcher() -> None:
@@ -194,7 +342,7 @@ class Scanner:
             stats.ok = False
             stats.errors[exc.kind] += 1
             stats.error_messages.append(str(exc))
-            stats.failed_keys.add(obj.key)
+            stats.failed_keys[obj.key] = exc.kind
             return None
         stats.fetched += 1
         if parsed.kind is ObjectKind.STATUS:
@@ -239,8 +387,10 @@ class Scanner:
 class _Batch:
     """Fetched objects waiting to be written, in transactions of `_SAVE_BATCH` rows."""
 
-    def __init__(self, ledger: Ledger, fetched_at: float) -> None:
-        self._ledger, self._at = ledger, fetched_at
+    def __init__(
+        self, ledger: Ledger, fetched_at: float, layout: KeyLayout, saved: Callable[[], None]
+    ) -> None:
+        self._ledger, self._at, self._layout, self._saved = ledger, fetched_at, layout, saved
         self._rows: list[StoredObject] = []
 
     def add(self, row: StoredObject) -> None:
@@ -251,7 +401,12 @@ class _Batch:
     def flush(self) -> None:
         if self._rows:
             rows, self._rows = self._rows, []
-            self._ledger.save_objects(rows, self._at)
+            dirs: dict[str, float] = {}
+            for o in rows:
+                if (p := self._layout.parse(o.key)) is not None:
+                    dirs[p.run_dir] = max(dirs.get(p.run_dir, 0.0), o.last_modified)
+            self._ledger.save_objects(rows, self._at, dirs)
+            self._saved()
 
 
 async def _each(items: list[ListedObject]) -> AsyncGenerator[ListedObject, None]:

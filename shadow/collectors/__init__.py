@@ -26,6 +26,7 @@ class ObjectVersion:
     etag: str
     last_modified: float
     is_latest: bool
+    size: int = 0
 
 
 class Source(Protocol):
@@ -35,6 +36,11 @@ class Source(Protocol):
 
     def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
         """Every object under the prefix, a page at a time, as the source returns them."""
+        ...
+
+    def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
+        """The "directories" directly below the prefix (each ending in '/'), a page at a time:
+        S3's common prefixes of a listing with the delimiter '/'."""
         ...
 
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes: ...

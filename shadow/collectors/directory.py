@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from shadow.collectors import ListedObject, ObjectVersion
-from shadow.errors import SourceError
+from shadow.errors import ErrorKind, SourceError
 
 _PAGE = 1000  # the same page size as an S3 listing
 
@@ -26,14 +26,30 @@ class DirectorySource:
         self.description = f"dir:{root}"
         self.skipped_names = 0  # names that are not valid UTF-8 cannot be keys
 
-    def _walk(self, prefix: str) -> Iterator[ListedObject]:
+    def _check_root(self) -> None:
         if not self.root.is_dir():
             raise SourceError(
                 f"source directory {self.root} does not exist or is not a directory",
-                kind="not_found",
+                kind=ErrorKind.NOT_FOUND,
                 transient=False,
             )
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+
+    def _start(self, prefix: str) -> Path | None:
+        """The deepest directory that holds every key under the prefix; None when it is missing
+        or reached through a symbolic link (nothing outside the root is read)."""
+        start = self.root.joinpath(*prefix.split("/")[:-1])
+        if start.resolve() != self.root.resolve().joinpath(*prefix.split("/")[:-1]):
+            return None
+        return start if start.is_dir() else None
+
+    def _walk(self, prefix: str) -> Iterator[ListedObject]:
+        self._check_root()
+        start = self._start(prefix)
+        if start is None:
+            return
+        # Walked from the prefix's own directory: listing one run directory reads that
+        # directory, not the whole tree.
+        for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
             dirnames.sort()
             rel_dir = os.path.relpath(dirpath, self.root)
             for name in sorted(filenames):
@@ -55,6 +71,31 @@ class DirectorySource:
                     continue
                 yield ListedObject(key, f"{st.st_size}-{st.st_mtime_ns}", st.st_size, st.st_mtime)
 
+    def _dirs(self, prefix: str) -> list[str]:
+        self._check_root()
+        start = self._start(prefix)
+        if start is None:
+            return []
+        head = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+        out = []
+        with os.scandir(start) as entries:
+            for e in entries:
+                name = head + e.name + "/"
+                if not name.startswith(prefix) or not e.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    name.encode("utf-8")
+                except UnicodeEncodeError:
+                    self.skipped_names += 1
+                    continue
+                out.append(name)
+        return sorted(out)
+
+    async def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
+        dirs = await asyncio.to_thread(self._dirs, prefix)
+        for i in range(0, len(dirs), _PAGE):
+            yield dirs[i : i + _PAGE]
+
     async def list_pages(self, prefix: str) -> AsyncIterator[list[ListedObject]]:
         # Walked a page at a time, off the event loop: never the whole tree's listing at once.
         walk = self._walk(prefix)
@@ -65,18 +106,22 @@ class DirectorySource:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root.resolve()):
             raise SourceError(
-                f"key {key!r} points outside {self.root}", kind="invalid_key", transient=False
+                f"key {key!r} points outside {self.root}",
+                kind=ErrorKind.INVALID_KEY,
+                transient=False,
             )
         try:
             with open(path, "rb") as fh:
                 return fh.read()
         except FileNotFoundError as exc:
             raise SourceError(
-                f"{self.description}: {key} vanished before it was read", kind="not_found"
+                f"{self.description}: {key} vanished before it was read", kind=ErrorKind.NOT_FOUND
             ) from exc
         except OSError as exc:
             raise SourceError(
-                f"{self.description}: cannot read {key}: {exc.strerror}", kind="io", transient=True
+                f"{self.description}: cannot read {key}: {exc.strerror}",
+                kind=ErrorKind.IO,
+                transient=True,
             ) from exc
 
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes:

@@ -26,6 +26,7 @@ from shadow.core.records import RejectReason
 from shadow.core.results import Outcome
 from shadow.core.stats import ratio_quantile
 from shadow.engine import CycleSummary
+from shadow.errors import ErrorKind
 from shadow.judging.verdict import Verdict
 
 RATIO_BUCKETS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 3.0)
@@ -99,7 +100,7 @@ class ShadowMetrics:
         )
         self.scan_errors = Counter(
             "shadow_scan_errors",
-            "Source errors during scans, by kind.",
+            "Errors during scan cycles, by kind: source errors, and every failed cycle's cause.",
             ["kind"],
             registry=registry,
         )
@@ -109,6 +110,12 @@ class ShadowMetrics:
         self.versions_fetched = Counter(
             "shadow_object_versions_fetched",
             "Old status.json versions downloaded.",
+            registry=registry,
+        )
+        self.settled_changed = Counter(
+            "shadow_settled_runs_changed",
+            "Settled run directories (terminal, judged, quiet) that a full listing found "
+            "changed and re-read: a store rewriting old runs.",
             registry=registry,
         )
         self.last_success = Gauge(
@@ -124,20 +131,17 @@ class ShadowMetrics:
         )
         self.info = Info("shadow_build", "shadow's version.", registry=registry)
         self.info.info({"version": __version__})
-        for kind in (
-            "access_denied",
-            "not_found",
-            "throttled",
-            "server_error",
-            "timeout",
-            "connection",
-            "io",
-            "other",
-        ):
-            self.scan_errors.labels(kind=kind)
+        for kind in ErrorKind:  # the closed set: every series exists from the start, at 0
+            self.scan_errors.labels(kind=kind.value)
         for result in ("ok", "failed"):
             self.scans.labels(result=result)
         registry.register(_SnapshotCollector(self))
+
+    def failed(self, kind: ErrorKind, seconds: float) -> None:
+        """A cycle that raised before it could summarize itself: counted, with its cause."""
+        self.scan_duration.observe(seconds)
+        self.scans.labels(result="failed").inc()
+        self.scan_errors.labels(kind=kind.value).inc()
 
     def update(self, summary: CycleSummary) -> None:
         s = summary.scan
@@ -146,6 +150,7 @@ class ShadowMetrics:
         for kind, n in s.errors.items():
             self.scan_errors.labels(kind=kind).inc(n)
         self.fetched.inc(s.fetched)
+        self.settled_changed.inc(len(s.settled_changed))
         self.versions_fetched.inc(s.versions_fetched)
         if s.ok:
             self.last_success.set(summary.finished)
