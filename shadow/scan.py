@@ -347,15 +347,21 @@ class Scanner:
         stats.fetched += 1
         if parsed.kind is ObjectKind.STATUS:
             profile = self.opts.profiles[parsed.side]
-            await self._observe(parsed.run_dir, obj.key, body, now, stats, profile)
+            await self._observe(parsed.run_dir, obj, body, now, stats, profile)
         return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, body)
 
     async def _observe(
-        self, run_dir: str, key: str, body: bytes, now: float, stats: ScanStats, profile: Profile
+        self,
+        run_dir: str,
+        obj: ListedObject,
+        body: bytes,
+        now: float,
+        stats: ScanStats,
+        profile: Profile,
     ) -> None:
         if self.opts.use_versions and self.source is not None:
             try:
-                states = await self._versioned_states(key, stats, profile)
+                states = await self._versioned_states(obj, body, stats, profile)
             except SourceError as exc:
                 stats.errors[exc.kind] += 1
                 stats.error_messages.append(str(exc))
@@ -368,19 +374,42 @@ class Scanner:
             self.ledger.append_observation(run_dir, state, now)
 
     async def _versioned_states(
-        self, key: str, stats: ScanStats, profile: Profile
+        self, obj: ListedObject, current: bytes, stats: ScanStats, profile: Profile
     ) -> list[tuple[str, float]] | None:
+        """The states of every version of a status.json, oldest first.
+
+        Only versions not read before are fetched (a key's history grows one version at a
+        time; re-reading all of them on every change is quadratic over a run's life), each
+        under `max_object_bytes` by the listing's size, and the current version is the body
+        just read.
+        """
         assert self.source is not None
+        key = obj.key
         versions = await self.source.list_versions(key)
         if not versions:
             return None
+        seen = self.ledger.seen_versions(key)
+        new: list[tuple[str, int, str | None, float]] = []
         out: list[tuple[str, float]] = []
-        for v in versions:  # oldest first, as the source returns them
-            body = await self.source.fetch(key, version_id=v.version_id)
-            stats.versions_fetched += 1
-            state = _state_of(body, profile)
+        for i, v in enumerate(versions):  # oldest first, as the source returns them
+            if v.version_id in seen:
+                state = seen[v.version_id]
+            elif v.size > self.opts.max_object_bytes:
+                stats.skipped_too_large += 1
+                state = None
+                new.append((v.version_id, i, None, v.last_modified))
+            else:
+                if v.is_latest and v.etag == obj.etag:
+                    body = current
+                else:
+                    body = await self.source.fetch(key, version_id=v.version_id)
+                    stats.versions_fetched += 1
+                state = _state_of(body, profile)
+                new.append((v.version_id, i, state, v.last_modified))
             if state is not None:
                 out.append((state, v.last_modified))
+        if new:
+            self.ledger.save_versions(key, new)
         return out
 
 
