@@ -49,6 +49,7 @@ class EngineOptions:
     profiles: dict[Side, Profile] = field(default_factory=lambda: {s: GARDEN for s in Side})
     reconcile_interval: float = 3600.0  # seconds between full listings; 0: every cycle
     settle_seconds: float = 900.0  # a terminal run quiet this long is no longer listed
+    renormalize_child_above: int = 20_000  # objects: a full re-normalization runs in a child
 
     @property
     def scan_options(self) -> ScanOptions:
@@ -69,6 +70,7 @@ class EngineOptions:
             profiles=self.profiles,
             max_object_bytes=self.max_object_bytes,
             pair_by=self.pair_by,
+            child_above_objects=self.renormalize_child_above,
         )
 
 

@@ -113,6 +113,7 @@ class Ledger:
 
     def __init__(self, target: Path | str, shard: tuple[int, int] | None = None) -> None:
         self.target = target
+        self.shard = shard
         self.backend: Backend
         if is_postgres(target):
             self.path: Path | None = None

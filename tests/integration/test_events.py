@@ -233,3 +233,48 @@ def test_a_kill_9_of_shadow_loses_no_event(tmp_path: Path, nats_server: NatsServ
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
+
+
+async def test_each_shard_consumes_only_its_own_keys(nats_server: NatsServer) -> None:
+    """Two shards, one durable consumer each on the one stream: each handles exactly the keys
+    it owns (nested layout: whole agents), together every key once, other buckets' none."""
+    from shadow.bootstrap import engine_options
+    from shadow.scan import Scanner
+
+    got: dict[int, list[str]] = {0: [], 1: []}
+    consumers = []
+    for i in (0, 1):
+        settings = load_settings(
+            source="dir:.", layout="nested", shard=f"{i}/2", nats={"url": nats_server.url}
+        )
+        mine = Scanner(None, None, engine_options(settings).scan_options).mine  # type: ignore[arg-type]
+
+        async def handle(batch: object, i: int = i) -> None:
+            got[i].extend(e.key for e in batch)  # type: ignore[attr-defined]
+
+        consumers.append(
+            JetStreamEvents(
+                settings.nats.model_copy(update={"bucket": BUCKET}), handle, mine=mine, shard=(i, 2)
+            )
+        )
+    tasks = [asyncio.create_task(c.run()) for c in consumers]
+    try:
+        for c in consumers:
+            await asyncio.wait_for(c.connected.wait(), 10)
+        keys = [f"agents/agent-{a}/runs/r{n}/status.json" for a in range(12) for n in range(3)]
+        await publish(
+            nats_server.url,
+            [minio_message(BUCKET, k) for k in keys] + [minio_message("other", keys[0])],
+        )
+        await eventually(lambda: _async(len(got[0]) + len(got[1]) == len(keys)))
+        await eventually(lambda: _async_state(nats_server.url, "shadow-0-of-2", (0, 0)))
+        await eventually(lambda: _async_state(nats_server.url, "shadow-1-of-2", (0, 0)))
+        assert sorted(keys) == sorted(got[0] + got[1]) and got[0] and got[1]
+        for i, c in enumerate(consumers):
+            agents = {k.split("/")[1] for k in got[i]}
+            assert all(c.mine(f"agents/{a}/runs/x/status.json") for a in agents)
+            assert not agents & {k.split("/")[1] for k in got[1 - i]}
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
