@@ -139,7 +139,8 @@ async def cycle(engine: Engine, label: str) -> float:
     s = summary.scan
     print(
         f"{label:<22} {counts(source)}  listed {s.listed:>7}  dirs {s.dirs_listed:>6} "
-        f"(skipped {s.dirs_skipped:>6})  fetched {s.fetched:>5}  {took:6.2f}s  load {load()}",
+        f"(skipped {s.dirs_skipped:>6})  fetched {s.fetched:>5}  {took:6.2f}s "
+        f"(scan {s.seconds:5.2f}s)  load {load()}",
         flush=True,
     )
     return took
@@ -179,6 +180,7 @@ async def events(
                 latencies.append(done - t)
 
     await svc.cycle(NOW.timestamp())
+    await publish(settings.nats.url or "", [])  # the stream exists before the consumer binds
     consumer = JetStreamEvents(svc.settings.nats, handle, mine=svc.engine.scanner.mine)
     task = asyncio.create_task(consumer.run())
     await asyncio.wait_for(consumer.connected.wait(), 30)
@@ -194,6 +196,10 @@ async def events(
             print(f"  cycle during events: {time.monotonic() - t0:.2f}s", flush=True)
 
     cycler = asyncio.create_task(cycles())
+    import nats  # one publisher connection, as MinIO keeps one
+
+    nc = await nats.connect(settings.nats.url or "", connect_timeout=10)
+    js = nc.jetstream()
     rng = random.Random(7)
     n = int(rate * seconds)
     t_start = time.monotonic()
@@ -201,11 +207,12 @@ async def events(
         key = rng.choice(keys)
         await asyncio.to_thread(progress, s3, key)
         written.setdefault(key, time.monotonic())
-        await publish(settings.nats.url or "", [minio_message(BUCKET, key)])
+        await js.publish("minio.events", minio_message(BUCKET, key))
         await asyncio.sleep(max(0.0, t_start + (i + 1) / rate - time.monotonic()))
     deadline = time.monotonic() + 60
     while written and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    await nc.close()
     cycler.cancel()
     task.cancel()
     await asyncio.gather(cycler, task, return_exceptions=True)

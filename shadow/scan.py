@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Collection
 from dataclasses import dataclass, field
@@ -62,13 +63,13 @@ class ScanStats:
     versions_fetched: int = 0
     dirs_listed: int = 0  # run directories seen in the delimiter listing (incremental scans)
     dirs_skipped: int = 0  # of those, settled ones whose objects were not listed
-    settled_changed: set[str] = field(
-        default_factory=set
-    )  # settled, yet a full scan found a change
+    # settled run directories in which a full scan found a change (re-read and judged)
+    settled_changed: set[str] = field(default_factory=set)
     errors: Counter[ErrorKind] = field(default_factory=Counter)
     error_messages: list[str] = field(default_factory=list)
     failed_keys: dict[str, ErrorKind] = field(default_factory=dict)
     covered: set[str] = field(default_factory=set)  # run dirs whose objects were listed in full
+    seconds: float = 0.0  # wall time of the scan alone (the cycle's rest is judging)
 
 
 class Scanner:
@@ -106,7 +107,9 @@ class Scanner:
         else:
             dirs = {p.run_dir for k in hinted if (p := self.opts.layout.parse(k)) is not None}
             objects = self._changed_in_dirs(self.source, stats, dirs)
+        started = time.monotonic()
         await self._ingest(objects, now, stats)
+        stats.seconds = time.monotonic() - started
         if stats.listing_complete:
             self._record_failures(stats, now, None if full else sorted(stats.covered), ())
         else:  # what was not listed keeps its stored failures
@@ -117,19 +120,23 @@ class Scanner:
         """Fetch only these keys (a HEAD each, a GET if the ETag changed)."""
         stats = ScanStats(full=False)
         known = self.ledger.etags_of(keys)
-        listed: list[ListedObject] = []
-        for key in keys:
-            if self.opts.layout.parse(key) is None or self.source is None:
-                continue
-            try:
-                obj = await self.source.head(key)
-            except SourceError as exc:
-                stats.errors[exc.kind] += 1
-                stats.error_messages.append(str(exc))
-                stats.failed_keys[key] = exc.kind
-                continue
-            if obj is not None and known.get(key) != obj.etag:
-                listed.append(obj)
+        source = self.source
+        gate = asyncio.Semaphore(max(1, self.opts.concurrency))
+
+        async def head(key: str) -> ListedObject | None:
+            if self.opts.layout.parse(key) is None or source is None:
+                return None
+            async with gate:
+                try:
+                    return await source.head(key)
+                except SourceError as exc:
+                    stats.errors[exc.kind] += 1
+                    stats.error_messages.append(str(exc))
+                    stats.failed_keys[key] = exc.kind
+                    return None
+
+        heads = await asyncio.gather(*(head(k) for k in keys))
+        listed = [o for o in heads if o is not None and known.get(o.key) != o.etag]
         stats.listed = len(listed)
         await self._ingest(_each(listed), now, stats)
         self._record_failures(stats, now, [], keys)

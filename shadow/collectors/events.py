@@ -183,7 +183,9 @@ class JetStreamEvents:
             while True:
                 try:
                     msgs = await sub.fetch(s.batch, timeout=1.0)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):  # nothing new (or a slow answer): ask again
+                    if not nc.is_connected:
+                        raise  # a lost connection: reconnect from the top
                     continue
                 await self._handle_batch(msgs)
         finally:

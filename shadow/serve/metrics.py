@@ -354,7 +354,13 @@ class _SnapshotCollector(PromCollector):
                 [],
                 {(): s.evidence_days * 86400},
             ),
-            ("shadow_objects_listed", "Objects in the last listing.", [], {(): s.objects_listed}),
+            (
+                "shadow_objects_listed",
+                "Objects listed by the last scan (every object on a reconcile; between them, "
+                "those of the run directories that can still change).",
+                [],
+                {(): s.objects_listed},
+            ),
             (
                 "shadow_scan_interval_seconds",
                 "Configured time between scans.",

@@ -47,6 +47,7 @@ class Service:
             try:
                 summary = await self.engine.run_cycle(now, hinted=hinted)
             except Exception as exc:  # any cause: counted and named, never lost in a task
+                self.hints |= hinted  # the next cycle lists them
                 self._failed(exc, time.monotonic() - started, "scan cycle")
                 return None
             self.metrics.update(summary)

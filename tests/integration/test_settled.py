@@ -141,3 +141,32 @@ async def test_s3_versioned_bucket_lists_directories_and_only_unsettled_runs(
     finally:
         await source.close()
         engine.ledger.close()
+
+
+def test_directory_source_lists_directories_and_one_directory_without_following_links(
+    tmp_path: Path,
+) -> None:
+    """`list_dirs` gives the run directories below a prefix; listing one directory reads that
+    directory only; a symbolic link to a directory outside the root is neither."""
+    from shadow.collectors.directory import DirectorySource
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    for d in ("runs/a", "runs/b-dryrun", "runs/c"):
+        (root / d).mkdir(parents=True)
+        (root / d / "status.json").write_text("{}")
+    (outside / "x").mkdir(parents=True)
+    (outside / "x" / "status.json").write_text("{}")
+    (root / "runs" / "link").symlink_to(outside / "x")
+    (root / "runs" / "stray.json").write_text("{}")
+    source = DirectorySource(root)
+
+    async def go() -> tuple[list[str], list[str], list[str]]:
+        dirs = [d async for page in source.list_dirs("runs/") for d in page]
+        one = [o.key async for page in source.list_pages("runs/b-dryrun/") for o in page]
+        linked = [o.key async for page in source.list_pages("runs/link/") for o in page]
+        return dirs, one, linked
+
+    dirs, one, linked = asyncio.run(go())
+    assert ["runs/a/", "runs/b-dryrun/", "runs/c/"] == dirs
+    assert ["runs/b-dryrun/status.json"] == one
+    assert [] == linked
