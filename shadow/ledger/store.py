@@ -19,6 +19,9 @@ Invariants:
 - The file is opened, never silently recreated: a corrupt or locked database is an error that
   names the file (or the PostgreSQL URL, password masked) and the fix.
 - The same SQL runs on both backends (ledger_backends.py); values are always bind parameters.
+
+Over 400 lines on purpose: every statement the ledger runs is in this one class, so the
+invariants above can be checked against all of its SQL in one read.
 """
 
 from __future__ import annotations
