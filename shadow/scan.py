@@ -12,6 +12,10 @@ bucket, and fetching overlaps listing. A failed fetch leaves its object unstored
 recorded in the ledger until the key is read, so the next scan fetches it again and a judgement
 from the ledger alone holds its pair; a listing failure marks the listing incomplete, so the
 cycle does not judge.
+
+Over 400 lines on purpose: both scans, the hinted reads and the versioned history feed one
+ingest pipeline (bounded queue, fetchers, batched writes), and splitting it would spread that
+pipeline's invariants over several files.
 """
 
 from __future__ import annotations
