@@ -62,8 +62,8 @@ docs: $(STAMP)
 
 # Re-resolve the lock files after a dependency change in pyproject.toml (needs the registry).
 lock:  # uses the uv in .venv (`make setup` installs it)
-	$(COMPILE) pyproject.toml --extra postgres -o requirements/runtime.lock
-	$(COMPILE) pyproject.toml --extra postgres --extra dev -c requirements/runtime.lock \
+	$(COMPILE) pyproject.toml --extra postgres --extra events -o requirements/runtime.lock
+	$(COMPILE) pyproject.toml --extra postgres --extra events --extra dev -c requirements/runtime.lock \
 		-o requirements/dev.lock
 	$(COMPILE) requirements/build.in -o requirements/build.lock
 

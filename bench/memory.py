@@ -7,7 +7,10 @@ report). RSS after the cycles minus RSS before them (after imports and opening t
 divided by N. The directory source stands in for S3: the retained state does not depend on
 where the bytes came from. Run with --trace to see the largest allocation sites.
 
-    python bench/memory.py [--runs 10000 100000] [--workdir DIR] [--trace]
+With --cold, the measured process is the one that scanned the corpus into an empty ledger
+(a cold start: every run normalized from its objects), then ran the other cycles.
+
+    python bench/memory.py [--runs 10000 100000] [--workdir DIR] [--trace] [--cold]
 """
 
 from __future__ import annotations
@@ -52,12 +55,18 @@ def prepare(work: Path, runs: int) -> tuple[Path, Path]:
     return root, db
 
 
-def measure(root: Path, db: Path, trace: bool, cycles: int = 2) -> dict[str, float]:
+def measure(
+    root: Path, db: Path, trace: bool, cycles: int = 2, cold: bool = False
+) -> dict[str, float]:
     from shadow.bootstrap import make_engine
     from shadow.config import load_settings
     from shadow.malloc import pin_mmap_threshold
 
     pin_mmap_threshold()  # as the shadow command does when it starts
+    if cold:  # this process scans the corpus into an empty ledger and normalizes every run
+        db = db.with_name(f"cold-{db.name}")
+        for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            leftover.unlink(missing_ok=True)
     engine = make_engine(load_settings(source=f"dir:{root}", db=db))
     engine.ledger.known_etags()  # warm SQLite's page cache and the connection: not per run
     gc.collect()
@@ -91,12 +100,21 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="keep corpora here between runs")
     ap.add_argument("--trace", action="store_true")
     ap.add_argument("--cycles", type=int, default=2, help="cycles before measuring (>= 1)")
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="measure the process that did the cold scan (every run normalized from objects)",
+    )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(
-            json.dumps(measure(Path(args.child[0]), Path(args.child[1]), args.trace, args.cycles))
+            json.dumps(
+                measure(
+                    Path(args.child[0]), Path(args.child[1]), args.trace, args.cycles, args.cold
+                )
+            )
         )
         return
     if args.prepare:
@@ -113,13 +131,16 @@ def main() -> None:
             )
             root, db = json.loads(out.stdout)
             child = [*me, "--cycles", str(args.cycles), "--child", root, db]
+            if args.cold:
+                child.insert(-3, "--cold")
             res = json.loads(
                 subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout
             )
             if args.trace:  # apart: tracemalloc's own records would inflate the RSS figure
                 subprocess.run([*child, "--trace"], check=True, stdout=subprocess.DEVNULL)
+            what = "cold start + " if args.cold else ""
             print(
-                f"{res['runs']:>7,.0f} runs, {args.cycles} cycles: {res['held'] / 2**20:7.1f} MiB held, "
+                f"{res['runs']:>7,.0f} runs, {what}{args.cycles} cycles: {res['held'] / 2**20:7.1f} MiB held, "
                 f"{res['held'] / res['runs']:,.0f} bytes per tracked run"
             )
 

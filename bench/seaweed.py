@@ -63,6 +63,9 @@ def seaweed(timeout: float = 60.0) -> Iterator[str]:
             f"-master.port={free_port()}",
             f"-volume.port={free_port()}",
             f"-filer.port={free_port()}",
+            # Off: their fixed default ports (8181, 9101) collide with another instance.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
         ]
         log = open(Path(data) / "weed.log", "wb")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -58,6 +58,10 @@ def engine_options(settings: Settings) -> EngineOptions:
             Side.CANDIDATE: settings.profile(settings.candidate_profile),
         },
         use_versions=False,
+        reconcile_interval=settings.reconcile_interval_seconds,
+        settle_seconds=(
+            settings.grace_seconds if settings.settle_seconds is None else settings.settle_seconds
+        ),
     )
 
 

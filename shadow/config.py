@@ -29,7 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from shadow.collectors.settings import S3Settings
+from shadow.collectors.settings import NatsSettings, S3Settings
 from shadow.core.layout import Layout
 from shadow.core.normalize import DEFAULT_MAX_STEPS
 from shadow.core.pairing import PairBy
@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
     scan_interval_seconds: float = Field(60.0, gt=0)
+    nats: NatsSettings = Field(default_factory=NatsSettings)  # bucket events via JetStream
+    # A full listing of every object (the source of truth) at most this often; the cycles in
+    # between list run directories and the objects of those that can still change. 0: every
+    # cycle lists everything.
+    reconcile_interval_seconds: float = Field(3600.0, ge=0)
+    # How long a terminal run's latest object must be older than before its directory is
+    # settled (no longer listed between reconciles); None: grace_seconds.
+    settle_seconds: float | None = Field(None, ge=0)
     shutdown_grace_seconds: float = Field(30.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -242,6 +250,8 @@ class Settings(BaseSettings):
         """The effective config for display: secrets masked, nothing else hidden."""
         data: dict[str, Any] = json.loads(self.model_dump_json())
         data["db"] = mask_url(self.db)
+        if self.nats.url:
+            data["nats"]["url"] = ",".join(mask_url(u.strip()) for u in self.nats.url.split(","))
         return data
 
 

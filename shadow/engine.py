@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,6 +47,9 @@ class EngineOptions:
     stratum_noun: str = "agents"
     shard: tuple[int, int] | None = None  # (index, count): this process judges one slice
     profiles: dict[Side, Profile] = field(default_factory=lambda: {s: GARDEN for s in Side})
+    reconcile_interval: float = 3600.0  # seconds between full listings; 0: every cycle
+    settle_seconds: float = 900.0  # a terminal run quiet this long is no longer listed
+    renormalize_child_above: int = 20_000  # objects: a full re-normalization runs in a child
 
     @property
     def scan_options(self) -> ScanOptions:
@@ -66,6 +70,7 @@ class EngineOptions:
             profiles=self.profiles,
             max_object_bytes=self.max_object_bytes,
             pair_by=self.pair_by,
+            child_above_objects=self.renormalize_child_above,
         )
 
 
@@ -110,9 +115,21 @@ class Engine:
         """One ledger for the cycle, the scan and the run cache (tests swap in an instrumented one)."""
         self._ledger = self.scanner.ledger = self.runs.ledger = ledger
 
-    async def scan(self, now: float, observer: ScanObserver | None = None) -> ScanStats:
+    async def scan(
+        self,
+        now: float,
+        observer: ScanObserver | None = None,
+        *,
+        full: bool = True,
+        hinted: Collection[str] = (),
+    ) -> ScanStats:
         """List the source and fetch what changed (shadow/scan.py)."""
-        return await self.scanner.scan(now, observer)
+        return await self.scanner.scan(now, observer, full=full, hinted=hinted)
+
+    def reconcile_due(self, wall: float) -> bool:
+        """Whether this cycle lists every object: never done, or `reconcile_interval` ago."""
+        last = self.ledger.get_meta("reconciled_at")
+        return last is None or wall - float(last) >= self.opts.reconcile_interval
 
     def normalized_runs(self) -> tuple[Grouped, list[Rejected]]:
         """Every run, normalized, grouped into pairs (shadow/runcache.py)."""
@@ -121,10 +138,12 @@ class Engine:
     def judge(
         self, now: float, failed_keys: frozenset[str] = frozenset(), *, with_runs: bool = True
     ) -> tuple[Judgement, Report]:
+        """Judge every run in the ledger. A pair with an object whose read failed (in this
+        scan, or stored from an earlier one and not read since) is held pending."""
         runs, rejected = self.normalized_runs()
         held = frozenset(
             runs.key_of(p.run_dir, p.pairing_key)
-            for k in failed_keys
+            for k in failed_keys | self.ledger.failed_keys()
             if (p := self.opts.layout.parse(k)) is not None
         )
         j = judge(runs.sides, now, self.opts.judge, self.opts.waivers, held, runs.duplicates)
@@ -148,12 +167,28 @@ class Engine:
             return None
         return with_runs_of(self.last_head, self.last_judgement)
 
-    def _settle(self, at: float, stats: ScanStats) -> tuple[Judgement, Report]:
+    def _conclude(self, at: float, stats: ScanStats) -> tuple[Judgement, Report]:
         """Judge after a scan, store the judgement, and keep it (and the report's head) to serve."""
         j, head = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
         self.persist(j, head, at)
         self.last_head, self.last_judgement = head, j
         return j, head
+
+    def _settle(self, wall: float) -> int:
+        """Settle the run directories that are terminal, judged (this cycle just did) and whose
+        latest object is older than `settle_seconds` by the store's clock; a directory with a
+        failed read stays listed until it is read. Returns how many are settled now."""
+        failed = {p.run_dir for k in self.ledger.failed_keys() if (p := self.opts.layout.parse(k))}
+        ready = [
+            d
+            for d, changed in self.ledger.unsettled()
+            if changed + self.opts.settle_seconds <= wall
+            and d not in failed
+            and self.runs.terminal(d)
+        ]
+        if ready:
+            self.ledger.settle(ready)
+        return len(ready)
 
     def _since(self, verdict: str) -> datetime | None:
         rows = self.ledger.verdicts()
@@ -188,20 +223,33 @@ class Engine:
         started = time.time()
         at = now if now is not None else started
         stats = await self.scanner.hinted(keys, at)
-        j, head = self._settle(at, stats)
+        j, head = self._conclude(at, stats)
         return CycleSummary(started, time.time(), stats, head, j)
 
     async def run_cycle(
-        self, now: float | None = None, observer: ScanObserver | None = None
+        self,
+        now: float | None = None,
+        observer: ScanObserver | None = None,
+        *,
+        hinted: Collection[str] = (),
     ) -> CycleSummary:
+        """One cycle: scan (a full listing when a reconcile is due, otherwise the directories
+        that can still change and those of `hinted` keys), judge, store, settle.
+
+        `now` is the judgement's time; listing and settling follow the wall clock, which is
+        the store's (a backfill judged at a past `now` still settles by today's quiet).
+        """
         started = time.time()
         at = now if now is not None else started
-        stats = await self.scan(at, observer)
+        full = self.reconcile_due(started)
+        stats = await self.scan(at, observer, full=full, hinted=hinted)
+        errors = {k.value: n for k, n in stats.errors.items()}
         if not stats.listing_complete:
-            self.ledger.record_scan(started, time.time(), False, 0, 0, dict(stats.errors))
+            self.ledger.record_scan(started, time.time(), False, 0, 0, errors)
             return CycleSummary(started, time.time(), stats, None, None)
-        j, head = self._settle(at, stats)
-        self.ledger.record_scan(
-            started, time.time(), stats.ok, stats.listed, stats.fetched, dict(stats.errors)
-        )
+        j, head = self._conclude(at, stats)
+        self._settle(started)
+        if full:
+            self.ledger.set_meta("reconciled_at", repr(started))
+        self.ledger.record_scan(started, time.time(), stats.ok, stats.listed, stats.fetched, errors)
         return CycleSummary(started, time.time(), stats, head, j)

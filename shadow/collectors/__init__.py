@@ -26,6 +26,7 @@ class ObjectVersion:
     etag: str
     last_modified: float
     is_latest: bool
+    size: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shadow.collectors import ListedObject, ObjectVersion, Skipped
-from shadow.errors import SourceError
+from shadow.errors import ErrorKind, SourceError
 
 _PAGE = 1000  # the same page size as an S3 listing
 _THREADS = 16  # blocking calls in flight at once (the fetch concurrency's default)
@@ -47,17 +47,33 @@ class DirectorySource:
         self._skipped: dict[str, list[str]] = {}  # what the last walk passed over, by why
 
     # listing -----------------------------------------------------------------------------
-    def _walk(self, prefix: str) -> Iterator[ListedObject]:
+    def _check_root(self) -> None:
         if not self.root.is_dir():
             raise SourceError(
                 f"source directory {self.root} does not exist or is not a directory",
-                kind="not_found",
+                kind=ErrorKind.NOT_FOUND,
                 transient=False,
             )
+
+    def _start(self, prefix: str) -> Path | None:
+        """The deepest directory that holds every key under the prefix; None when it is missing
+        or reached through a symbolic link (nothing outside the root is read)."""
+        start = self.root.joinpath(*prefix.split("/")[:-1])
+        if start.resolve() != self.root.resolve().joinpath(*prefix.split("/")[:-1]):
+            return None
+        return start if start.is_dir() else None
+
+    def _walk(self, prefix: str) -> Iterator[ListedObject]:
+        self._check_root()
         self._skipped = {}
+        start = self._start(prefix)
+        if start is None:
+            return
         unreadable: list[OSError] = []
+        # Walked from the prefix's own directory: listing one run directory reads that
+        # directory, not the whole tree (a settled bucket lists only its active runs).
         for dirpath, dirnames, filenames in os.walk(
-            self.root, onerror=unreadable.append, followlinks=False
+            start, onerror=unreadable.append, followlinks=False
         ):
             rel_dir = os.path.relpath(dirpath, self.root)
             base = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
@@ -106,7 +122,7 @@ class DirectorySource:
             f"{self.description}: cannot list {len(errors)} "
             f"director{'y' if len(errors) == 1 else 'ies'} ({named}); the listing is "
             "incomplete, so this cycle does not judge",
-            kind="access_denied" if denied else "io",
+            kind=ErrorKind.ACCESS_DENIED if denied else ErrorKind.IO,
             transient=not denied,
         )
 
@@ -118,7 +134,7 @@ class DirectorySource:
     def skipped(self) -> list[Skipped]:
         """What the last listing passed over, and why (read once the listing has ended)."""
         return [
-            Skipped("invalid_key", len(keys), why, tuple(keys[:_EXAMPLES]))
+            Skipped(ErrorKind.INVALID_KEY, len(keys), why, tuple(keys[:_EXAMPLES]))
             for why, keys in sorted(self._skipped.items())
         ]
 
@@ -129,16 +145,21 @@ class DirectorySource:
             yield page
 
     def _dirs(self, prefix: str) -> list[str]:
-        head, _, _ = prefix.rpartition("/")
-        start = (self.root / head).resolve() if head else self.root.resolve()
-        if not start.is_relative_to(self.root.resolve()) or not start.is_dir():
+        self._check_root()
+        start = self._start(prefix)
+        if start is None:
             return []
+        head = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
         out = []
         with os.scandir(start) as entries:
             for e in entries:
-                name = (f"{head}/" if head else "") + e.name + "/"
-                if name.startswith(prefix) and e.is_dir(follow_symlinks=False) and _utf8(name):
+                name = head + e.name + "/"
+                if not name.startswith(prefix) or not e.is_dir(follow_symlinks=False):
+                    continue
+                if _utf8(name):
                     out.append(name)
+                else:
+                    self._skip("name not valid UTF-8", name)
         return sorted(out)
 
     async def list_dirs(self, prefix: str) -> AsyncIterator[list[str]]:
@@ -151,7 +172,9 @@ class DirectorySource:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root.resolve()):
             raise SourceError(
-                f"key {key!r} points outside {self.root}", kind="invalid_key", transient=False
+                f"key {key!r} points outside {self.root}",
+                kind=ErrorKind.INVALID_KEY,
+                transient=False,
             )
         try:
             # O_NONBLOCK: opening a FIFO waits for a writer otherwise; fstat then tells the
@@ -159,18 +182,20 @@ class DirectorySource:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError as exc:
             raise SourceError(
-                f"{self.description}: {key} vanished before it was read", kind="not_found"
+                f"{self.description}: {key} vanished before it was read", kind=ErrorKind.NOT_FOUND
             ) from exc
         except OSError as exc:
             raise SourceError(
-                f"{self.description}: cannot read {key}: {exc.strerror}", kind="io", transient=True
+                f"{self.description}: cannot read {key}: {exc.strerror}",
+                kind=ErrorKind.IO,
+                transient=True,
             ) from exc
         with open(fd, "rb", closefd=True) as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise SourceError(
                     f"{self.description}: {key} is not a regular file ({_type(st)}); not read",
-                    kind="invalid_key",
+                    kind=ErrorKind.INVALID_KEY,
                     transient=False,
                 )
             try:
@@ -178,7 +203,7 @@ class DirectorySource:
             except OSError as exc:
                 raise SourceError(
                     f"{self.description}: cannot read {key}: {exc.strerror}",
-                    kind="io",
+                    kind=ErrorKind.IO,
                     transient=True,
                 ) from exc
 

@@ -35,7 +35,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shadow.collectors import ListedObject, ObjectVersion, Skipped
 from shadow.collectors.settings import S3Settings
-from shadow.errors import ConfigError, SourceError
+from shadow.errors import ConfigError, ErrorKind, SourceError
 
 # Everything a request can fail with, from botocore's modeled errors to the socket.
 _TRANSPORT_ERRORS = (TimeoutError, BotoCoreError, ClientError, aiohttp.ClientError, ConnectionError)
@@ -50,27 +50,27 @@ _NOT_FOUND = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 _THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"}
 
 
-def classify(exc: BaseException) -> tuple[str, bool]:
+def classify(exc: BaseException) -> tuple[ErrorKind, bool]:
     """(kind, transient) for an error from botocore or the network."""
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in _DENIED or status == 403:
-            return "access_denied", False
+            return ErrorKind.ACCESS_DENIED, False
         if code in _NOT_FOUND or status == 404:
-            return "not_found", False
+            return ErrorKind.NOT_FOUND, False
         if code in _THROTTLED:
-            return "throttled", True
+            return ErrorKind.THROTTLED, True
         if status >= 500:
-            return "server_error", True
-        return "other", False
+            return ErrorKind.SERVER_ERROR, True
+        return ErrorKind.OTHER, False
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | asyncio.TimeoutError):
-        return "timeout", True
+        return ErrorKind.TIMEOUT, True
     if isinstance(
         exc, BotoConnectionError | HTTPClientError | aiohttp.ClientError | ConnectionError
     ):
-        return "connection", True  # refused, reset, closed without an answer
-    return "other", True
+        return ErrorKind.CONNECTION, True  # refused, reset, closed without an answer
+    return ErrorKind.OTHER, True
 
 
 class S3Source:
@@ -226,7 +226,7 @@ class S3Source:
             client = await self._c()
             resp = await client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if classify(exc)[0] == "not_found":
+            if classify(exc)[0] is ErrorKind.NOT_FOUND:
                 return None
             raise self._error(exc, "head of", key) from exc
         except _TRANSPORT_ERRORS as exc:
@@ -281,6 +281,7 @@ class S3Source:
                                 str(v.get("ETag", "")).strip('"'),
                                 v["LastModified"].timestamp(),
                                 bool(v.get("IsLatest")),
+                                int(v.get("Size", 0)),
                             )
                         )
         except _TRANSPORT_ERRORS as exc:

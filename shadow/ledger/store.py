@@ -9,17 +9,25 @@ Invariants:
   Normalized runs are kept per run directory with a stamp naming the generation and the
   normalization settings they came from: a restart or `shadow rejudge` under the same stamp
   reads one row per run instead of every object; any other stamp means re-normalizing.
+- Per run directory (`dirs`): the generation of its last write, the store's time of its latest
+  object, and whether it is settled (terminal, judged, quiet past the grace period: the scan
+  stops listing it). Writing an object into a directory unsettles it in the same transaction.
+- Fetch failures are kept per key until the key is read, so a judgement from the ledger alone
+  (`report`, `verdict`) holds the affected pairs pending as the scan did.
 - Results are replaced as a whole per judgement; verdict history grows only when the verdict
   or the config fingerprint changes.
 - The file is opened, never silently recreated: a corrupt or locked database is an error that
   names the file (or the PostgreSQL URL, password masked) and the fix.
 - The same SQL runs on both backends (ledger_backends.py); values are always bind parameters.
+
+Over 400 lines on purpose: every statement the ledger runs is in this one class, so the
+invariants above can be checked against all of its SQL in one read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +45,8 @@ _BUMP = (
     "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(name) "
     "DO UPDATE SET value=CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
 )
+
+_GENERATION = "SELECT COALESCE(MAX(CAST(value AS BIGINT)), 0) FROM meta WHERE name='generation'"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +70,18 @@ CREATE TABLE IF NOT EXISTS verdicts (
 CREATE TABLE IF NOT EXISTS runs (
     run_dir TEXT PRIMARY KEY, signature {int} NOT NULL, hist_len {int} NOT NULL,
     body {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dirs (
+    run_dir TEXT PRIMARY KEY, gen {int} NOT NULL, changed {real} NOT NULL,
+    settled {int} NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT PRIMARY KEY, run_dir TEXT NOT NULL, kind TEXT NOT NULL, at {real} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_run_dir ON failures (run_dir);
+CREATE TABLE IF NOT EXISTS versions (
+    key TEXT NOT NULL, version_id TEXT NOT NULL, seq {int} NOT NULL, state TEXT,
+    last_modified {real} NOT NULL, PRIMARY KEY (key, version_id)
 );
 CREATE TABLE IF NOT EXISTS scans (
     id {serial}, started {real} NOT NULL, finished {real} NOT NULL,
@@ -94,6 +116,7 @@ class Ledger:
 
     def __init__(self, target: Path | str, shard: tuple[int, int] | None = None) -> None:
         self.target = target
+        self.shard = shard
         self.backend: Backend
         if is_postgres(target):
             self.path: Path | None = None
@@ -102,6 +125,8 @@ class Ledger:
             self.path = Path(target)
             self.backend = SQLiteBackend(self.path)
         self._run(lambda: self.backend.setup(ddl(self.backend.dialect, _SCHEMA)))
+        # Key ranges compare bytewise: SQLite's default; PostgreSQL's collation may not be.
+        self._bytewise = ' COLLATE "C"' if self.backend.dialect == "postgres" else ""
         self._run(self._schema_version)
         self._run(lambda: self._claim(shard))
 
@@ -156,29 +181,81 @@ class Ledger:
         """The stored ETag of each of these keys that the ledger holds."""
         return dict(self._in("SELECT key, etag FROM objects WHERE key IN ({})", keys))
 
-    def save_objects(self, rows: Iterable[StoredObject], fetched_at: float) -> None:
-        """Upsert objects in one transaction; first_seen keeps the earliest time."""
-        self._write(
-            """INSERT INTO objects (key, etag, size, last_modified, first_seen, fetched_at, body, too_large)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(key) DO UPDATE SET etag=excluded.etag, size=excluded.size,
-                 last_modified=excluded.last_modified, fetched_at=excluded.fetched_at,
-                 body=excluded.body, too_large=excluded.too_large""",
-            [
-                (
-                    o.key,
-                    o.etag,
-                    o.size,
-                    o.last_modified,
-                    o.first_seen,
-                    fetched_at,
-                    o.body,
-                    int(o.too_large),
+    def save_objects(
+        self,
+        rows: Sequence[StoredObject],
+        fetched_at: float,
+        dirs: Mapping[str, float] | None = None,
+    ) -> None:
+        """Upsert objects in one transaction; first_seen keeps the earliest time.
+
+        `dirs`: the run directory of each row that has one, with the latest `last_modified`
+        among its rows; each is marked changed (and unsettled) in the same transaction, and
+        the stored failures of these keys are cleared. Without it (a writer that does not know
+        the layout), the write is marked untracked, and the run cache re-reads every run.
+        """
+
+        def go() -> None:
+            with self.backend.transaction():
+                self.backend.executemany(
+                    """INSERT INTO objects (key, etag, size, last_modified, first_seen, fetched_at, body, too_large)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(key) DO UPDATE SET etag=excluded.etag, size=excluded.size,
+                         last_modified=excluded.last_modified, fetched_at=excluded.fetched_at,
+                         body=excluded.body, too_large=excluded.too_large""",
+                    [
+                        (
+                            o.key,
+                            o.etag,
+                            o.size,
+                            o.last_modified,
+                            o.first_seen,
+                            fetched_at,
+                            o.body,
+                            int(o.too_large),
+                        )
+                        for o in rows
+                    ],
                 )
-                for o in rows
-            ],
-            bump=True,
+                self.backend.query(_BUMP)
+                if dirs is None:
+                    self.backend.query(
+                        f"INSERT INTO meta VALUES ('untracked', CAST(({_GENERATION}) AS TEXT)) "
+                        "ON CONFLICT(name) DO UPDATE SET value=excluded.value"
+                    )
+                else:
+                    self._touch(dirs.items())
+                self.backend.executemany(
+                    "DELETE FROM failures WHERE key=?", [(o.key,) for o in rows]
+                )
+
+        self._run(go)
+
+    def _touch(self, dirs: Iterable[tuple[str, float]]) -> None:
+        """Inside a write: these directories changed at this generation, and are not settled."""
+        self.backend.executemany(
+            f"""INSERT INTO dirs (run_dir, gen, changed, settled) VALUES (?, ({_GENERATION}), ?, 0)
+               ON CONFLICT(run_dir) DO UPDATE SET gen=excluded.gen, settled=0,
+                 changed=CASE WHEN excluded.changed > dirs.changed
+                              THEN excluded.changed ELSE dirs.changed END""",
+            list(dirs),
         )
+
+    def objects_under(self, run_dirs: Iterable[str]) -> list[StoredObject]:
+        """The objects of these run directories, without their bytes, in key order."""
+        out: list[StoredObject] = []
+        for d in sorted(set(run_dirs)):
+            # [d, d with its final '/' raised to '0') holds exactly the keys that start with d
+            # in bytewise order ('0' follows '/'); PostgreSQL compares bytewise under "C".
+            out.extend(
+                StoredObject(r[0], r[1], r[2], r[3], r[4], None, bool(r[5]))
+                for r in self._q(
+                    "SELECT key, etag, size, last_modified, first_seen, too_large FROM objects "
+                    f"WHERE key{self._bytewise} >= ? AND key{self._bytewise} < ? ORDER BY key",
+                    (d, d[:-1] + "0"),
+                )
+            )
+        return out
 
     def object_index(self) -> list[StoredObject]:
         """Every object without its bytes: cheap enough to read each cycle."""
@@ -219,6 +296,7 @@ class Ledger:
                     [(run_dir, seq, state, observed_at)],
                 )
                 self.backend.query(_BUMP)
+                self._touch([(run_dir, 0.0)])
 
         self._run(go)
 
@@ -233,25 +311,120 @@ class Ledger:
                     [(run_dir, i, s, t) for i, (s, t) in enumerate(states)],
                 )
                 self.backend.query(_BUMP)
+                self._touch([(run_dir, 0.0)])
 
         self._run(go)
 
-    def histories(self) -> dict[str, tuple[str, list[str]]]:
+    def histories(self, run_dirs: Sequence[str] | None = None) -> dict[str, tuple[str, list[str]]]:
+        """Each run's state history, oldest first: of every run, or of these."""
         out: dict[str, tuple[str, list[str]]] = {}
-        for run_dir, state, mode in self._q(
-            "SELECT run_dir, state, mode FROM history ORDER BY run_dir, seq"
-        ):
+        sql = "SELECT run_dir, state, mode FROM history {} ORDER BY run_dir, seq"
+        rows = (
+            self._q(sql.format(""))
+            if run_dirs is None
+            else self._in(sql.format("WHERE run_dir IN ({})"), run_dirs)
+        )
+        for run_dir, state, mode in rows:
             out.setdefault(run_dir, (mode, []))[1].append(state)
         return out
 
-    def first_versions(self) -> dict[str, float]:
+    def first_versions(self, run_dirs: Sequence[str] | None = None) -> dict[str, float]:
         """Versioned mode: when each run's status.json was first written (its oldest version)."""
+        sql = "SELECT run_dir, observed_at FROM history WHERE seq = 0 AND mode = 'versioned' {}"
+        rows = (
+            self._q(sql.format(""))
+            if run_dirs is None
+            else self._in(sql.format("AND run_dir IN ({})"), run_dirs)
+        )
+        return {run_dir: float(at) for run_dir, at in rows}
+
+    def seen_versions(self, key: str) -> dict[str, str | None]:
+        """Versioned mode: the versions of `key` already read, with the state each recorded."""
+        return dict(self._q("SELECT version_id, state FROM versions WHERE key=?", (key,)))
+
+    def save_versions(self, key: str, rows: Sequence[tuple[str, int, str | None, float]]) -> None:
+        """(version id, position oldest first, state or None, last modified) of newly read versions."""
+        self._write(
+            "INSERT INTO versions VALUES (?, ?, ?, ?, ?) ON CONFLICT(key, version_id) DO NOTHING",
+            [(key, vid, seq, state, at) for vid, seq, state, at in rows],
+        )
+
+    # run directories ---------------------------------------------------------------------
+    def dirs_changed_since(self, generation: int) -> list[str]:
+        """Run directories written after `generation` (objects or history)."""
+        return [r[0] for r in self._q("SELECT run_dir FROM dirs WHERE gen > ?", (generation,))]
+
+    def dir_states(self, run_dirs: Sequence[str]) -> dict[str, bool]:
+        """Whether each of these run directories that the ledger knows is settled."""
         return {
-            run_dir: float(at)
-            for run_dir, at in self._q(
-                "SELECT run_dir, observed_at FROM history WHERE seq = 0 AND mode = 'versioned'"
+            d: bool(settled)
+            for d, settled in self._in(
+                "SELECT run_dir, settled FROM dirs WHERE run_dir IN ({})", run_dirs
             )
         }
+
+    def know_dirs(self, dirs: Sequence[tuple[str, float]]) -> None:
+        """Track run directories listed unchanged but not yet tracked (a ledger from before
+        directories were tracked): (run dir, the store's time of its latest object)."""
+        self._write(
+            f"""INSERT INTO dirs (run_dir, gen, changed, settled) VALUES (?, ({_GENERATION}), ?, 0)
+               ON CONFLICT(run_dir) DO UPDATE SET
+                 changed=CASE WHEN excluded.changed > dirs.changed
+                              THEN excluded.changed ELSE dirs.changed END""",
+            list(dirs),
+        )
+
+    def unsettled(self) -> list[tuple[str, float]]:
+        """(run dir, the store's time of its latest object) of every directory not settled."""
+        return [
+            (d, float(t)) for d, t in self._q("SELECT run_dir, changed FROM dirs WHERE settled=0")
+        ]
+
+    def settle(self, run_dirs: Sequence[str]) -> None:
+        self._write("UPDATE dirs SET settled=1 WHERE run_dir=?", [(d,) for d in run_dirs])
+
+    def settled_count(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM dirs WHERE settled=1")[0][0])
+
+    # fetch failures ----------------------------------------------------------------------
+    def replace_failures(
+        self,
+        failures: Sequence[tuple[str, str, str]],
+        at: float,
+        *,
+        run_dirs: Sequence[str] | None = None,
+        keys: Sequence[str] = (),
+    ) -> None:
+        """Record a scan's failed reads, (key, run dir, kind), replacing what it covered: every
+        stored failure (`run_dirs` None), or those under `run_dirs` and of `keys`."""
+
+        def go() -> None:
+            with self.backend.transaction():
+                if run_dirs is None:
+                    self.backend.query("DELETE FROM failures")
+                else:
+                    self.backend.executemany(
+                        "DELETE FROM failures WHERE run_dir=?", [(d,) for d in run_dirs]
+                    )
+                    self.backend.executemany(
+                        "DELETE FROM failures WHERE key=?", [(k,) for k in keys]
+                    )
+                self.backend.executemany(
+                    "INSERT INTO failures VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "kind=excluded.kind, at=excluded.at",
+                    [(k, d, kind, at) for k, d, kind in failures],
+                )
+                # A directory with an unread object is listed until it is read.
+                self.backend.executemany(
+                    "UPDATE dirs SET settled=0 WHERE run_dir=?",
+                    [(d,) for d in sorted({d for _, d, _ in failures})],
+                )
+
+        self._run(go)
+
+    def failed_keys(self) -> frozenset[str]:
+        """Keys whose last read failed and that have not been read since."""
+        return frozenset(r[0] for r in self._q("SELECT key FROM failures"))
 
     # normalized runs -------------------------------------------------------------------
     def generation(self) -> int:

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from shadow.bootstrap import make_engine
+from shadow.collectors.events import JetStreamEvents
 from shadow.config import Settings
 from shadow.logs import configure as configure_logging
 from shadow.serve.api import create_app
@@ -61,6 +62,7 @@ def build_app(settings: Settings, service: Service | None = None) -> FastAPI:
             next_run_time=datetime.now(UTC),
         )
         scheduler.start()
+        consumer = _events_task(settings, svc)
         log.info(
             "watching %s every %gs",
             svc.engine.source.description if svc.engine.source else "-",
@@ -70,6 +72,10 @@ def build_app(settings: Settings, service: Service | None = None) -> FastAPI:
             yield
         finally:
             scheduler.pause()
+            if consumer is not None:  # unacknowledged events are redelivered to the next start
+                consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer
             try:
                 async with asyncio.timeout(settings.shutdown_grace_seconds):
                     async with svc.lock:
@@ -84,6 +90,28 @@ def build_app(settings: Settings, service: Service | None = None) -> FastAPI:
             log.info("clean shutdown")
 
     return create_app(svc, lifespan=lifespan)
+
+
+def _events_task(settings: Settings, svc: Service) -> asyncio.Task[None] | None:
+    """The JetStream consumer of MinIO's bucket events, when `nats.url` is set."""
+    if not settings.nats.url:
+        return None
+    nats = settings.nats
+    if nats.bucket is None and settings.source.startswith("s3://"):
+        bucket = settings.source[len("s3://") :].partition("/")[0]
+        nats = nats.model_copy(update={"bucket": bucket})
+    consumer = JetStreamEvents(
+        nats, svc.apply_events, mine=svc.engine.scanner.mine, shard=settings.shard_pair
+    )
+    log.info("reading bucket events from stream %s (%s)", nats.stream, consumer.durable)
+    task = asyncio.get_running_loop().create_task(consumer.run(), name="shadow-events")
+    task.add_done_callback(_log_end)
+    return task
+
+
+def _log_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the events consumer stopped: %s", task.exception())
 
 
 class _Server(uvicorn.Server):

@@ -35,6 +35,7 @@ from shadow.core.records import RejectReason
 from shadow.core.results import Outcome
 from shadow.core.stats import ratio_quantile
 from shadow.engine import CycleSummary, ScanStats
+from shadow.errors import ErrorKind
 from shadow.judging.verdict import PARITY, Thresholds, Verdict
 
 RATIO_BUCKETS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 3.0)
@@ -109,7 +110,7 @@ class ShadowMetrics:
         )
         self.scan_errors = Counter(
             "shadow_scan_errors",
-            "Source errors during scans, by kind.",
+            "Errors during scan cycles, by kind: source errors, and every failed cycle's cause.",
             ["kind"],
             registry=registry,
         )
@@ -119,6 +120,12 @@ class ShadowMetrics:
         self.versions_fetched = Counter(
             "shadow_object_versions_fetched",
             "Old status.json versions downloaded.",
+            registry=registry,
+        )
+        self.settled_changed = Counter(
+            "shadow_settled_runs_changed",
+            "Settled run directories (terminal, judged, quiet) that a full listing found "
+            "changed and re-read: a store rewriting old runs.",
             registry=registry,
         )
         self.last_success = Gauge(
@@ -134,17 +141,8 @@ class ShadowMetrics:
         )
         self.info = Info("shadow_build", "shadow's version.", registry=registry)
         self.info.info({"version": __version__})
-        for kind in (
-            "access_denied",
-            "not_found",
-            "throttled",
-            "server_error",
-            "timeout",
-            "connection",
-            "io",
-            "other",
-        ):
-            self.scan_errors.labels(kind=kind)
+        for kind in ErrorKind:  # the closed set: every series exists from the start, at 0
+            self.scan_errors.labels(kind=kind.value)
         for result in ("ok", "failed"):
             self.scans.labels(result=result)
         registry.register(_SnapshotCollector(self))
@@ -171,11 +169,18 @@ class ShadowMetrics:
                 self.scan_errors.labels(kind=kind).inc(n - errors[kind])
         self._counted = (s.fetched, s.versions_fetched, Tally(s.errors))
 
+    def failed(self, kind: ErrorKind, seconds: float) -> None:
+        """A cycle that raised before it could summarize itself: counted, with its cause."""
+        self.scan_duration.observe(seconds)
+        self.scans.labels(result="failed").inc()
+        self.scan_errors.labels(kind=kind.value).inc()
+
     def update(self, summary: CycleSummary) -> None:
         s = summary.scan
         self.scan_duration.observe(summary.duration_seconds)
         self.scans.labels(result="ok" if s.ok else "failed").inc()
         self.count_scan(s)
+        self.settled_changed.inc(len(s.settled_changed))
         if s.ok:
             self.last_success.set(summary.finished)
         if summary.head is None or summary.judgement is None:
@@ -378,7 +383,13 @@ class _SnapshotCollector(PromCollector):
                 [],
                 {(): s.evidence_days * 86400},
             ),
-            ("shadow_objects_listed", "Objects in the last listing.", [], {(): s.objects_listed}),
+            (
+                "shadow_objects_listed",
+                "Objects listed by the last scan (every object on a reconcile; between them, "
+                "those of the run directories that can still change).",
+                [],
+                {(): s.objects_listed},
+            ),
             (
                 "shadow_scan_interval_seconds",
                 "Configured time between scans.",

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shadow.collectors.events import ObjectEvent
 from shadow.collectors.survey import survey
 from shadow.config import Settings
 from shadow.engine import CycleSummary, Engine
-from shadow.errors import ShadowError
+from shadow.errors import ShadowError, kind_of
 from shadow.progress import ScanProgress
 from shadow.serve.metrics import ShadowMetrics
 
@@ -64,17 +66,19 @@ class Service:
     async def cycle(self, now: float | None = None) -> CycleSummary | None:
         """One scan-and-judge cycle; errors are logged and counted, never raised to the scheduler."""
         async with self.lock:
-            self.hints.clear()  # the full listing below covers every hinted key
+            # The cycle lists the directories of the hinted keys even when they are settled.
+            hinted, self.hints = self.hints, set()
             progress = ScanProgress(
                 log_every=self.progress_log_seconds,
                 on_tick=self.metrics.count_scan,
                 tick=self.progress_tick_seconds,
             )
+            started = time.monotonic()
             try:
-                summary = await self.engine.run_cycle(now, progress)
-            except ShadowError as exc:
-                self.health.last_error = str(exc)
-                log.error("scan cycle failed: %s", exc)
+                summary = await self.engine.run_cycle(now, progress, hinted=hinted)
+            except Exception as exc:  # any cause: counted and named, never lost in a task
+                self.hints |= hinted  # the next cycle lists them
+                self._failed(exc, time.monotonic() - started, "scan cycle")
                 return None
             self.metrics.update(summary)
             log_summary("cycle", summary)
@@ -98,10 +102,11 @@ class Service:
             return None  # the cycle in flight lists everything anyway
         async with self.lock:
             pending, self.hints = sorted(self.hints), set()
+            started = time.monotonic()
             try:
                 summary = await self.engine.run_hinted(pending, now)
-            except ShadowError as exc:
-                log.error("targeted fetch failed: %s", exc)
+            except Exception as exc:
+                self._failed(exc, time.monotonic() - started, "targeted fetch")
                 return None
             self.metrics.update(summary)
             log_summary("hinted cycle", summary)
@@ -123,6 +128,38 @@ class Service:
         except ShadowError as exc:
             hint = f"could not look around the source: {exc}"
         log.warning("no run directory found: %s", hint)
+
+    async def apply_events(self, events: Sequence[ObjectEvent], now: float | None = None) -> None:
+        """Read the keys of bucket events now and commit them, waiting for a cycle in flight.
+
+        Returns once the keys are in the ledger and judged, so the caller may acknowledge the
+        events; raises (after counting the failure) to have them redelivered. An event whose
+        ETag the ledger already holds (a redelivery, or a key a cycle read meanwhile) costs
+        no request at all.
+        """
+        self.metrics.events.labels(source="nats").inc(len(events))
+        known = self.engine.ledger.etags_of(sorted({e.key for e in events}))
+        keys = sorted({e.key for e in events if e.etag is None or known.get(e.key) != e.etag})
+        if not keys:
+            return
+        async with self.lock:
+            started = time.monotonic()
+            try:
+                summary = await self.engine.run_hinted(keys, now)
+            except Exception as exc:
+                self._failed(exc, time.monotonic() - started, "events")
+                raise
+            self.metrics.update(summary)
+
+    def _failed(self, exc: Exception, seconds: float, what: str) -> None:
+        """A cycle that raised: `shadow_scans_total{result="failed"}`, its kind, `/readyz`."""
+        kind = kind_of(exc)
+        self.metrics.failed(kind, seconds)
+        self.health.last_error = f"{kind.value}: {exc}" if str(exc) else kind.value
+        if isinstance(exc, ShadowError):
+            log.error("%s failed: %s", what, exc)
+        else:  # a defect: the traceback is what a bug report needs
+            log.exception("%s failed (%s)", what, type(exc).__name__)
 
     def ready(self, now: float | None = None) -> bool:
         """Ready while the last good scan is younger than three scan intervals."""

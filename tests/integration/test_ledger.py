@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,10 +130,16 @@ class CountingLedger(Ledger):
     """A real ledger that counts how often the judge path reads every object."""
 
     index_reads = 0
+    dirs_read: list[str] = []  # noqa: RUF012 - set per instance below
 
     def object_index(self) -> list[StoredObject]:
         self.index_reads += 1
         return super().object_index()
+
+    def objects_under(self, run_dirs: Iterable[str]) -> list[StoredObject]:
+        dirs = sorted(run_dirs)
+        self.dirs_read = [*self.dirs_read, *dirs]
+        return super().objects_under(dirs)
 
 
 def _engine_on(db: Path, root: Path, **settings: object) -> Engine:
@@ -207,7 +213,8 @@ def test_new_evidence_or_an_unreadable_stored_run_falls_back_to_the_objects(
 def test_a_cycle_over_an_unchanged_bucket_reads_no_object_from_the_ledger(
     tmp_path: Path,
 ) -> None:
-    """Steady state: the listing finds nothing new, the generation stands, nothing is re-read."""
+    """Steady state: the listing finds nothing new, the generation stands, nothing is re-read;
+    a new run is read alone, not with every object of the ledger."""
     corpus = write_demo(tmp_path / "b", now=NOW, runs=40, plant=False)
     engine = _engine_on(tmp_path / "s.db", corpus.root)
     first = asyncio.run(engine.run_cycle(NOW.timestamp()))
@@ -220,7 +227,8 @@ def test_a_cycle_over_an_unchanged_bucket_reads_no_object_from_the_ledger(
         '{"run_id": "late", "status": "queued"}'
     )
     third = asyncio.run(engine.run_cycle(NOW.timestamp() + 120))
-    assert engine.ledger.index_reads == 2  # type: ignore[attr-defined]
+    assert engine.ledger.index_reads == 1  # type: ignore[attr-defined]
+    assert ["runs/late/"] == engine.ledger.dirs_read  # type: ignore[attr-defined]
     assert third.report and third.report.totals.runs == first.report.totals.runs + 1
     engine.ledger.close()
 
