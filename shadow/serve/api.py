@@ -51,7 +51,7 @@ MAX_EVENT_BYTES = 256 * 1024
 MAX_EVENT_KEYS = 1000
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
     """The API token, from a bearer header or the console's login cookie. The cookie is
     SameSite=Strict and every guarded route is a GET that reads: a page on another site can
     neither send it nor read what comes back."""
@@ -146,10 +146,15 @@ async def get_report(
         state.value if state else None,
     )
 
-    def body() -> bytes:  # a whole report of a large bucket takes a while: off the loop
-        return served.report(filters, offset, limit).model_dump_json().encode()
-
-    return Response(await run_in_threadpool(body), media_type="application/json")
+    key = ("report", filters, offset, limit)
+    body = served.rendered.get(key)
+    if body is None:  # a whole report of a large bucket takes a while: off the loop
+        body = await run_in_threadpool(
+            lambda: served.report(filters, offset, limit).model_dump_json().encode()
+        )
+        if limit is not None:  # a page is kept for the next reader; a whole report is not
+            served.rendered.put(key, body)
+    return Response(body, media_type="application/json")
 
 
 @guarded.get("/runs/{run_id:path}", response_model=RunView)

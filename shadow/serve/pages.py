@@ -10,6 +10,7 @@ judgement; a pair's view runs DeepDiff, so it is built in a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from shadow.serve.access import (
@@ -35,6 +35,7 @@ from shadow.serve.views import RunFilters, held_for, pair_page, runs_page
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["qs"] = lambda params: urlencode(params)
+templates.env.auto_reload = False  # package data: no stat of the file on every render
 
 pages = APIRouter(include_in_schema=False)
 
@@ -70,13 +71,43 @@ def _render(
     )
 
 
+Context = dict[str, Any]
+
+
+async def _cached(
+    request: Request,
+    served: Served,
+    key: Hashable,
+    name: str,
+    context: Callable[[], Awaitable[Context]],
+) -> Response:
+    """A page as rendered for this judgement: the same bytes for everyone until it changes.
+    Its context is computed and the template rendered (a few ms for a page of runs) once, in
+    a worker thread."""
+    body = served.rendered.get(key)
+    if body is None:
+        template = templates.get_template(name)
+        values = {"request": request, "report": served.head, **(await context())}
+        body = await run_in_threadpool(lambda: template.render(values).encode())
+        served.rendered.put(key, body)
+    return HTMLResponse(body)
+
+
+def _given(**context: Any) -> Callable[[], Awaitable[Context]]:
+    async def ready() -> Context:
+        return context
+
+    return ready
+
+
 @pages.get("/", response_class=HTMLResponse)
 async def overview(request: Request) -> Response:
     served = await _page(request)
     if isinstance(served, Response):
         return served
     held = held_for(served.head.readiness.since, datetime.now(UTC))
-    return _render(request, served, "overview.html", active="overview", held=held)
+    context = _given(active="overview", held=held)
+    return await _cached(request, served, ("overview", held), "overview.html", context)
 
 
 @pages.get("/ui/runs", response_class=HTMLResponse)
@@ -93,9 +124,13 @@ async def runs(
         return served
     # The form's "any" sends an empty value: no filter.
     filters = RunFilters(agent or None, outcome or None, dimension or None, state or None)
-    matching = await request.app.state.served.matching(served, filters)
-    view = runs_page(served.judgement.results, matching, filters, served.choices, page)
-    return _render(request, served, "runs.html", active="runs", view=view)
+
+    async def context() -> Context:
+        matching = await request.app.state.served.matching(served, filters)
+        view = runs_page(served.judgement.results, matching, filters, served.choices, page)
+        return {"active": "runs", "view": view}
+
+    return await _cached(request, served, ("runs", filters, page), "runs.html", context)
 
 
 @pages.get("/ui/runs/{run_id:path}", response_class=HTMLResponse)
@@ -108,11 +143,15 @@ async def pair(request: Request, run_id: str) -> Response:
     result = served.by_key.get(key) if key is not None else None
     if key is None or result is None:
         return _render(request, served, "missing.html", 404, active="runs", run_id=run_id)
-    found = j.pairs[key]
-    view = await run_in_threadpool(
-        pair_page, key, result, found.primary, found.candidate, served.head.waivers
-    )
-    return _render(request, served, "pair.html", active="runs", view=view)
+
+    async def context() -> Context:
+        found = j.pairs[key]
+        view = await run_in_threadpool(
+            pair_page, key, result, found.primary, found.candidate, served.head.waivers
+        )
+        return {"active": "runs", "view": view}
+
+    return await _cached(request, served, ("pair", key), "pair.html", context)
 
 
 @pages.get("/ui/waivers", response_class=HTMLResponse)
@@ -120,7 +159,7 @@ async def waivers(request: Request) -> Response:
     served = await _page(request)
     if isinstance(served, Response):
         return served
-    return _render(request, served, "waivers.html", active="waivers")
+    return await _cached(request, served, ("waivers",), "waivers.html", _given(active="waivers"))
 
 
 @pages.get("/ui/api", response_class=HTMLResponse)
@@ -130,10 +169,9 @@ async def api_index(request: Request) -> Response:
     if not _allowed(request):
         return _login_redirect(request)
     routes = [
-        (method, r.path, (r.description or r.summary or "").strip().split("\n\n")[0])
-        for r in request.app.routes
-        if isinstance(r, APIRoute) and r.include_in_schema
-        for method in sorted(r.methods or ())
+        (method.upper(), path, (op.get("description") or op.get("summary", "")).split("\n\n")[0])
+        for path, ops in request.app.openapi()["paths"].items()
+        for method, op in ops.items()
     ]
     docs = service_of(request).settings.api_token is None  # /docs is served only then
     return templates.TemplateResponse(

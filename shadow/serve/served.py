@@ -8,14 +8,20 @@ judgement here instead of on every request (requests used to build a `RunOut` pe
 loop keeps answering meanwhile, and at most once per judgement: concurrent requests wait for the
 one build in flight.
 
-Nothing here holds a `RunOut` per run: the report's runs are built per page from the results
-(a `RunOut` per pair was a sixth of the memory held per tracked run).
+Pages are rendered once too: a console page or a page of `/report` is the same bytes for
+everyone until the judgement changes, so the rendered bytes are kept, up to a byte budget per
+judgement (least recently used first out). Nothing here holds a `RunOut` per run: the report's
+runs are built per page from the results (a `RunOut` per pair was a sixth of the memory held
+per tracked run), and a whole unpaged report is built per request, off the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import anyio.to_thread
@@ -26,6 +32,34 @@ from shadow.judging.report import Report, RunOut
 from shadow.serve.views import RunFilters, filter_choices
 
 _FILTERS_KEPT = 256  # distinct filters whose matching runs are kept per judgement
+_RENDERED_BYTES = 16 * 1024 * 1024  # rendered pages kept per judgement
+
+
+class Rendered:
+    """Responses rendered from one judgement, by what they show, within a byte budget."""
+
+    def __init__(self, budget: int = _RENDERED_BYTES) -> None:
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = 0
+        self._budget = budget
+        self._lock = threading.Lock()  # pages are rendered in worker threads
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        with self._lock:
+            if key in self._items or len(body) > self._budget:
+                return
+            self._items[key] = body
+            self._size += len(body)
+            while self._size > self._budget:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
 
 
 @dataclass(frozen=True)
@@ -36,6 +70,7 @@ class Served:
     readiness: bytes  # the /readiness body, as JSON
     by_key: dict[str, PairResult]
     choices: dict[str, list[str]]
+    rendered: Rendered = field(default_factory=Rendered, repr=False)
     # filters -> indexes into judgement.results of the runs that pass them (oldest first out)
     _matching: dict[RunFilters, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
