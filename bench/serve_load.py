@@ -2,18 +2,25 @@
 runs page during cycles, and how much the load stretches a cycle.
 
 A real `shadow serve` process (uvicorn on a free port) follows a demo bucket on the directory
-source, scanned once beforehand so every cycle is a steady one (list, judge every pair, store the
-judgement). Cycles run back to back (a short scan interval); each cycle's start and end are read
-from the ledger's `scans` table, which the server writes. Phases, each `--seconds` long: idle, then
-clients on `/readiness`, on the console's runs page (`/ui/runs?page=N`, with the login cookie) and
-on the API's runs page (`/report?limit=50&offset=N`), then idle again. Only responses that
-completed while a cycle was running count towards "during a cycle".
+source, scanned once beforehand so every cycle is a steady one (list 70k objects, judge every
+pair, store the judgement). Cycles run back to back (a short scan interval); each cycle's start
+and end are read from the ledger's `scans` table, which the server writes. Phases, `--seconds`
+each:
 
-The clients are a minimal HTTP/1.1 keep-alive client on asyncio streams in this process: on two
-cores an httpx client would spend more CPU than the server it measures. Ratios are measured in one
-run; the machine may be shared, so the load average is printed with the figures.
+- idle: no clients (the cycle's own duration);
+- capacity: `--clients` connections asking as fast as they are answered, one phase each for
+  `/readiness`, the console's runs page (`/ui/runs?page=N`, login cookie) and the API's
+  (`/report?limit=50&offset=N`); only answers completed while a cycle ran count as "in cycles";
+- target load: the issue's targets as a steady offered load, 500 requests/s on `/readiness` and
+  100/s on runs pages at once, to see what serving them costs the cycle;
+- idle again.
 
-    python bench/serve_load.py [--pairs 5000] [--clients 20] [--seconds 20]
+A cycle's stretch is its median duration in a phase over the median of the idle ones. The
+clients are a minimal HTTP/1.1 keep-alive client on asyncio streams in this process: on two
+cores an httpx client would spend more CPU than the server it measures. The machine may be
+shared: the load average is printed with the figures, and ratios are within one run.
+
+    python bench/serve_load.py [--pairs 5000] [--clients 20] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -38,12 +45,25 @@ import httpx
 from shadow.corpora.demo import write_demo
 
 TOKEN = "bench-token"
+BEARER = f"Authorization: Bearer {TOKEN}\r\n".encode()
+COOKIE = f"Cookie: shadow_token={TOKEN}\r\n".encode()
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Load:
+    """`clients` connections cycling through `paths`; each at most `rate` requests/s (None: as
+    fast as answered)."""
+
+    paths: list[str]
+    headers: bytes
+    clients: int
+    rate: float | None = None
 
 
 @dataclass
@@ -53,16 +73,16 @@ class Tally:
 
 
 async def _client(
-    port: int, paths: itertools.cycle[str], headers: bytes, until: float, tally: Tally
+    port: int, load: Load, paths: itertools.cycle[str], until: float, t: Tally
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    due = time.time()
     try:
         while time.time() < until:
-            request = f"GET {next(paths)} HTTP/1.1\r\nHost: bench\r\n".encode() + headers + b"\r\n"
+            request = f"GET {next(paths)} HTTP/1.1\r\nHost: bench\r\n".encode() + load.headers
             t0 = time.time()
-            writer.write(request)
+            writer.write(request + b"\r\n")
             head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
             length = next(
                 int(line.split(b":", 1)[1])
                 for line in head.split(b"\r\n")
@@ -70,18 +90,29 @@ async def _client(
             )
             await reader.readexactly(length)
             t1 = time.time()
-            tally.done.append((t1, t1 - t0))
-            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            t.done.append((t1, t1 - t0))
+            status = int(head.split(b" ", 2)[1])
+            t.statuses[status] = t.statuses.get(status, 0) + 1
+            if load.rate is not None:  # paced: the next request when it is due, not before
+                due += load.clients / load.rate
+                if due > t1:
+                    await asyncio.sleep(due - t1)
     finally:
         writer.close()
 
 
-async def _load(port: int, paths: list[str], headers: bytes, clients: int, seconds: float) -> Tally:
-    tally = Tally()
+async def _run(port: int, loads: list[Load], seconds: float) -> list[Tally]:
     until = time.time() + seconds
-    cycle = itertools.cycle(paths)
-    await asyncio.gather(*(_client(port, cycle, headers, until, tally) for _ in range(clients)))
-    return tally
+    tallies = [Tally() for _ in loads]
+    await asyncio.gather(
+        *(
+            _client(port, load, paths, until, tally)
+            for load, tally in zip(loads, tallies, strict=True)
+            for paths in [itertools.cycle(load.paths)]
+            for _ in range(load.clients)
+        )
+    )
+    return tallies
 
 
 def cycles(db: Path, start: float, end: float) -> list[tuple[float, float]]:
@@ -94,11 +125,11 @@ def cycles(db: Path, start: float, end: float) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in rows]
 
 
-def during(tally: Tally, spans: list[tuple[float, float]]) -> tuple[float, list[float]]:
-    """Requests per second completed while a cycle ran, and their latencies."""
-    inside = [lat for at, lat in tally.done if any(a <= at <= b for a, b in spans)]
+def in_cycles(tally: Tally, spans: list[tuple[float, float]]) -> float:
+    """Requests per second completed while a cycle ran."""
+    inside = sum(1 for at, _ in tally.done if any(a <= at <= b for a, b in spans))
     busy = sum(b - a for a, b in spans)
-    return (len(inside) / busy if busy else 0.0), inside
+    return inside / busy if busy else 0.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -112,7 +143,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=5000)
     ap.add_argument("--clients", type=int, default=20)
-    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--interval", type=float, default=0.5, help="scan interval (back to back)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,13 +167,13 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            run(port, db, args, server.pid)
+            run(port, db, args)
         finally:
             server.terminate()
             server.wait(timeout=60)
 
 
-def run(port: int, db: Path, args: argparse.Namespace, pid: int) -> None:
+def run(port: int, db: Path, args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -153,57 +184,68 @@ def run(port: int, db: Path, args: argparse.Namespace, pid: int) -> None:
         time.sleep(0.5)
     else:
         raise SystemExit("the server did not become ready")
-    runs_total = httpx.get(
-        base + "/report?limit=0", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
-    ).json()["runs_total"]
-    pages = max(1, runs_total // 50)
-    bearer = f"Authorization: Bearer {TOKEN}\r\n".encode()
-    cookie = f"Cookie: shadow_token={TOKEN}\r\n".encode()
-    phases: list[tuple[str, list[str], bytes]] = [
-        ("idle", [], b""),
-        ("/readiness", ["/readiness"], bearer),
-        ("/ui/runs?page=N", [f"/ui/runs?page={p}" for p in range(1, pages + 1)], cookie),
-        ("/report?limit=50", [f"/report?limit=50&offset={50 * p}" for p in range(pages)], bearer),
-        ("idle again", [], b""),
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    total = httpx.get(base + "/report?limit=0", headers=auth, timeout=60).json()["runs_total"]
+    pages = max(1, total // 50)
+    ui = [f"/ui/runs?page={p}" for p in range(1, pages + 1)]
+    api = [f"/report?limit=50&offset={50 * p}" for p in range(pages)]
+    n = args.clients
+    phases: list[tuple[str, list[Load]]] = [
+        ("idle", []),
+        ("capacity /readiness", [Load(["/readiness"], BEARER, n)]),
+        ("capacity /ui/runs", [Load(ui, COOKIE, n)]),
+        ("capacity /report?limit=50", [Load(api, BEARER, n)]),
+        ("target load", [Load(["/readiness"], BEARER, 10, 500.0), Load(ui, COOKIE, 4, 100.0)]),
+        ("idle again", []),
     ]
     print(
-        f"serving {runs_total} runs on {os.cpu_count()} cores, {args.clients} clients, "
+        f"serving {total} runs on {os.cpu_count()} cores, {n} clients for capacity, "
         f"{args.seconds:.0f}s a phase; load average before: {os.getloadavg()[0]:.2f}"
     )
-    idle: list[float] = []
     print(
-        f"{'phase':<18}{'req/s all':>10}{'in cycles':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'cycles':>8}{'cycle s':>14}"
+        f"{'phase':<26}{'req/s':>8}{'in cycles':>10}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'cycles':>7}{'cycle s':>13}{'stretch':>8}"
     )
-    for name, paths, headers in phases:
+    idle: list[float] = []
+    results = []
+    for name, loads in phases:
         start = time.time()
-        if paths:
-            tally = asyncio.run(_load(port, paths, headers, args.clients, args.seconds))
+        if loads:
+            tallies = asyncio.run(_run(port, loads, args.seconds))
         else:
             time.sleep(args.seconds)
-            tally = Tally()
+            tallies = []
         spans = cycles(db, start, time.time())
         durations = [b - a for a, b in spans]
-        if not paths:
+        if not loads:
             idle += durations
-        rate, _ = during(tally, spans)
-        shown = f"{min(durations):.2f}-{max(durations):.2f}" if durations else "none finished"
-        every = [lat for _, lat in tally.done]
-        figures = (
-            f"{len(every) / args.seconds:>10.0f}{rate:>10.0f}"
-            f"{1000 * pct(every, 0.5):>9.1f}{1000 * pct(every, 0.99):>9.1f}"
-            if paths
-            else f"{'':>38}"
+        results.append((name, loads, tallies, spans, durations))
+    for name, loads, tallies, spans, durations in results:
+        shown = f"{min(durations):.1f}-{max(durations):.1f}" if durations else "none ended"
+        stretch = (
+            f"{statistics.median(durations) / statistics.median(idle):.2f}x"
+            if durations and idle and loads
+            else ""
         )
-        print(f"{name:<18}{figures}{len(spans):>8}{shown:>14}")
-        if paths:
-            bad = {s: n for s, n in tally.statuses.items() if s not in (200, 412)}
+        rows = [(name, None)] if not loads else list(zip(loads, tallies, strict=True))
+        for i, (load, tally) in enumerate(rows):
+            label = name if i == 0 else ""
+            if tally is None:
+                print(f"{label:<26}{'':>34}{len(spans):>7}{shown:>13}")
+                continue
+            assert isinstance(load, Load)
+            lat = [x for _, x in tally.done]
+            what = load.paths[0].split("?")[0] + ("" if load.rate is None else f" @{load.rate:g}/s")
+            print(
+                f"{label:<26}{len(lat) / args.seconds:>8.0f}{in_cycles(tally, spans):>10.0f}"
+                f"{1000 * pct(lat, 0.5):>8.1f}{1000 * pct(lat, 0.99):>8.1f}"
+                + (f"{len(spans):>7}{shown:>13}{stretch:>8}" if i == 0 else "")
+                + f"   {what}"
+            )
+            bad = {s: k for s, k in tally.statuses.items() if s not in (200, 412)}
             if bad:
                 print(f"  unexpected statuses: {bad}")
-            if idle and durations:
-                ratio = statistics.median(durations) / statistics.median(idle)
-                print(f"  median cycle {statistics.median(durations):.2f}s = {ratio:.2f}x idle")
-    print(f"load average after: {os.getloadavg()[0]:.2f} (server pid {pid})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
