@@ -15,7 +15,9 @@ each:
   100/s on runs pages at once, to see what serving them costs the cycle;
 - idle again.
 
-A cycle's stretch is its median duration in a phase over the median of the idle ones. The
+A cycle's stretch is its median duration in a phase over the median of the idle ones; "server
+CPU" is the server process's CPU time over the phase's wall time (all threads: the GIL lets
+Python code use about one core, so cycles and requests share roughly 100%). The
 clients are a minimal HTTP/1.1 keep-alive client on asyncio streams in this process: on two
 cores an httpx client would spend more CPU than the server it measures. The machine may be
 shared: the load average is printed with the figures, and ratios are within one run.
@@ -115,6 +117,12 @@ async def _run(port: int, loads: list[Load], seconds: float) -> list[Tally]:
     return tallies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cycles(db: Path, start: float, end: float) -> list[tuple[float, float]]:
     """Cycles the server recorded that started and finished inside [start, end]."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
@@ -167,13 +175,13 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            run(port, db, args)
+            run(port, db, args, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=60)
 
 
-def run(port: int, db: Path, args: argparse.Namespace) -> None:
+def run(port: int, db: Path, args: argparse.Namespace, pid: int) -> None:
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -204,23 +212,24 @@ def run(port: int, db: Path, args: argparse.Namespace) -> None:
     )
     print(
         f"{'phase':<26}{'req/s':>8}{'in cycles':>10}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'cycles':>7}{'cycle s':>13}{'stretch':>8}"
+        f"{'cycles':>7}{'cycle s':>13}{'stretch':>8}{'server CPU':>11}"
     )
     idle: list[float] = []
     results = []
     for name, loads in phases:
-        start = time.time()
+        start, cpu = time.time(), cpu_seconds(pid)
         if loads:
             tallies = asyncio.run(_run(port, loads, args.seconds))
         else:
             time.sleep(args.seconds)
             tallies = []
+        busy = (cpu_seconds(pid) - cpu) / (time.time() - start)
         spans = cycles(db, start, time.time())
         durations = [b - a for a, b in spans]
         if not loads:
             idle += durations
-        results.append((name, loads, tallies, spans, durations))
-    for name, loads, tallies, spans, durations in results:
+        results.append((name, loads, tallies, spans, durations, busy))
+    for name, loads, tallies, spans, durations, busy in results:
         shown = f"{min(durations):.1f}-{max(durations):.1f}" if durations else "none ended"
         stretch = (
             f"{statistics.median(durations) / statistics.median(idle):.2f}x"
@@ -231,7 +240,7 @@ def run(port: int, db: Path, args: argparse.Namespace) -> None:
         for i, (load, tally) in enumerate(rows):
             label = name if i == 0 else ""
             if tally is None:
-                print(f"{label:<26}{'':>34}{len(spans):>7}{shown:>13}")
+                print(f"{label:<26}{'':>34}{len(spans):>7}{shown:>13}{'':>8}{busy:>10.0%}")
                 continue
             assert isinstance(load, Load)
             lat = [x for _, x in tally.done]
@@ -239,7 +248,7 @@ def run(port: int, db: Path, args: argparse.Namespace) -> None:
             print(
                 f"{label:<26}{len(lat) / args.seconds:>8.0f}{in_cycles(tally, spans):>10.0f}"
                 f"{1000 * pct(lat, 0.5):>8.1f}{1000 * pct(lat, 0.99):>8.1f}"
-                + (f"{len(spans):>7}{shown:>13}{stretch:>8}" if i == 0 else "")
+                + (f"{len(spans):>7}{shown:>13}{stretch:>8}{busy:>10.0%}" if i == 0 else "")
                 + f"   {what}"
             )
             bad = {s: k for s, k in tally.statuses.items() if s not in (200, 412)}
