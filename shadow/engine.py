@@ -11,6 +11,7 @@ so the previous judgement stands.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
