@@ -7,13 +7,16 @@ pair, store the judgement). Cycles run back to back (a short scan interval); eac
 and end are read from the ledger's `scans` table, which the server writes. Phases, `--seconds`
 each:
 
-- idle: no clients (the cycle's own duration);
+- idle: no clients but a `/healthz` probe 20 times a second (the cycle's own duration, and the
+  longest the event loop was held up);
 - capacity: `--clients` connections asking as fast as they are answered, one phase each for
   `/readiness`, the console's runs page (`/ui/runs?page=N`, login cookie) and the API's
   (`/report?limit=50&offset=N`); only answers completed while a cycle ran count as "in cycles";
 - target load: the issue's targets as a steady offered load, 500 requests/s on `/readiness` and
   100/s on runs pages at once, to see what serving them costs the cycle;
-- idle again.
+- idle again;
+- target load, no cycle: the same load on the same server restarted with a day-long scan
+  interval, so its CPU share is what serving that load costs by itself.
 
 A cycle's stretch is its median duration in a phase over the median of the idle ones; "server
 CPU" is the server process's CPU time over the phase's wall time (all threads: the GIL lets
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,94 +164,114 @@ def main() -> None:
         corpus = write_demo(Path(tmp) / "b", now=datetime.now(UTC), runs=args.pairs, days=30)
         db = Path(tmp) / "s.db"
         print(f"wrote {args.pairs} primary runs in {time.monotonic() - t0:.0f}s; cold scan ...")
-        shadow = [sys.executable, "-m", "shadow.cli"]
         source = ["--source", f"dir:{corpus.root}", "--db", str(db)]
-        subprocess.run([*shadow, "scan", "--once", *source], check=True, stdout=subprocess.DEVNULL)
-        port = free_port()
-        env = {
-            **os.environ,
-            "SHADOW_API_TOKEN": TOKEN,
-            "SHADOW_SCAN_INTERVAL_SECONDS": str(args.interval),
-        }
-        server = subprocess.Popen(
-            [*shadow, "serve", *source, "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        subprocess.run([*SHADOW, "scan", "--once", *source], check=True, stdout=subprocess.DEVNULL)
+        print(
+            f"{args.pairs} pairs on {os.cpu_count()} cores, {args.clients} clients for capacity, "
+            f"{args.seconds:.0f}s a phase; load average before: {os.getloadavg()[0]:.2f}"
         )
-        try:
-            run(port, db, args, server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+        print(
+            f"{'phase':<26}{'req/s':>8}{'in cycles':>10}{'p50 ms':>8}{'p99 ms':>8}"
+            f"{'cycles':>7}{'cycle s':>13}{'stretch':>8}{'server CPU':>11}"
+        )
+        with serving(source, args.interval) as (port, pid):
+            ui, api = page_paths(port)
+            n = args.clients
+            target = [Load(["/readiness"], BEARER, 10, 500.0), Load(ui, COOKIE, 4, 100.0)]
+            phases = [
+                ("idle", [PROBE]),
+                ("capacity /readiness", [Load(["/readiness"], BEARER, n)]),
+                ("capacity /ui/runs", [Load(ui, COOKIE, n)]),
+                ("capacity /report?limit=50", [Load(api, BEARER, n)]),
+                ("target load", target),
+                ("idle again", [PROBE]),
+            ]
+            run(port, pid, db, args, phases)
+        # What serving the target load costs by itself: the same server, scanning once only.
+        with serving(source, 86400.0) as (port, pid):
+            run(port, pid, db, args, [("target load, no cycle", target)])
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
-def run(port: int, db: Path, args: argparse.Namespace, pid: int) -> None:
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        raise SystemExit("the server did not become ready")
+SHADOW = [sys.executable, "-m", "shadow.cli"]
+# Idle phases still ask /healthz 20 times a second: its slowest answer is the longest the event
+# loop was held up, by a cycle or anything else.
+PROBE = Load(["/healthz"], b"", 1, 20.0)
+
+
+@contextlib.contextmanager
+def serving(source: list[str], interval: float) -> Iterator[tuple[int, int]]:
+    """`shadow serve` on a free port, ready (its first cycle done); (port, pid)."""
+    port = free_port()
+    env = {**os.environ, "SHADOW_API_TOKEN": TOKEN, "SHADOW_SCAN_INTERVAL_SECONDS": str(interval)}
+    server = subprocess.Popen(
+        [*SHADOW, "serve", *source, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise SystemExit("the server did not become ready")
+        yield port, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def page_paths(port: int) -> tuple[list[str], list[str]]:
+    """Every page of the console's runs list and of the API's, 50 runs a page."""
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    total = httpx.get(base + "/report?limit=0", headers=auth, timeout=60).json()["runs_total"]
+    url = f"http://127.0.0.1:{port}/report?limit=0"
+    total = httpx.get(url, headers=auth, timeout=60).json()["runs_total"]
     pages = max(1, total // 50)
     ui = [f"/ui/runs?page={p}" for p in range(1, pages + 1)]
     api = [f"/report?limit=50&offset={50 * p}" for p in range(pages)]
-    n = args.clients
-    phases: list[tuple[str, list[Load]]] = [
-        ("idle", []),
-        ("capacity /readiness", [Load(["/readiness"], BEARER, n)]),
-        ("capacity /ui/runs", [Load(ui, COOKIE, n)]),
-        ("capacity /report?limit=50", [Load(api, BEARER, n)]),
-        ("target load", [Load(["/readiness"], BEARER, 10, 500.0), Load(ui, COOKIE, 4, 100.0)]),
-        ("idle again", []),
-    ]
-    print(
-        f"serving {total} runs on {os.cpu_count()} cores, {n} clients for capacity, "
-        f"{args.seconds:.0f}s a phase; load average before: {os.getloadavg()[0]:.2f}"
-    )
-    print(
-        f"{'phase':<26}{'req/s':>8}{'in cycles':>10}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'cycles':>7}{'cycle s':>13}{'stretch':>8}{'server CPU':>11}"
-    )
+    return ui, api
+
+
+Phase = tuple[str, list[Load]]
+
+
+def run(port: int, pid: int, db: Path, args: argparse.Namespace, phases: list[Phase]) -> None:
     idle: list[float] = []
     results = []
     for name, loads in phases:
         start, cpu = time.time(), cpu_seconds(pid)
-        if loads:
-            tallies = asyncio.run(_run(port, loads, args.seconds))
-        else:
-            time.sleep(args.seconds)
-            tallies = []
+        tallies = asyncio.run(_run(port, loads, args.seconds))
         busy = (cpu_seconds(pid) - cpu) / (time.time() - start)
         spans = cycles(db, start, time.time())
         durations = [b - a for a, b in spans]
-        if not loads:
+        if loads == [PROBE]:
             idle += durations
         results.append((name, loads, tallies, spans, durations, busy))
     for name, loads, tallies, spans, durations, busy in results:
         shown = f"{min(durations):.1f}-{max(durations):.1f}" if durations else "none ended"
         stretch = (
             f"{statistics.median(durations) / statistics.median(idle):.2f}x"
-            if durations and idle and loads
+            if durations and idle and loads != [PROBE]
             else ""
         )
-        rows = [(name, None)] if not loads else list(zip(loads, tallies, strict=True))
-        for i, (load, tally) in enumerate(rows):
-            label = name if i == 0 else ""
-            if tally is None:
-                print(f"{label:<26}{'':>34}{len(spans):>7}{shown:>13}{'':>8}{busy:>10.0%}")
-                continue
-            assert isinstance(load, Load)
+        if loads == [PROBE]:
+            worst = max((x for _, x in tallies[0].done), default=float("nan"))
+            print(
+                f"{name:<26}{'':>34}{len(spans):>7}{shown:>13}{'':>8}{busy:>10.0%}"
+                f"   /healthz slowest {1000 * worst:.0f} ms"
+            )
+            continue
+        for i, (load, tally) in enumerate(zip(loads, tallies, strict=True)):
             lat = [x for _, x in tally.done]
             what = load.paths[0].split("?")[0] + ("" if load.rate is None else f" @{load.rate:g}/s")
             print(
-                f"{label:<26}{len(lat) / args.seconds:>8.0f}{in_cycles(tally, spans):>10.0f}"
+                f"{name if i == 0 else '':<26}{len(lat) / args.seconds:>8.0f}"
+                f"{in_cycles(tally, spans):>10.0f}"
                 f"{1000 * pct(lat, 0.5):>8.1f}{1000 * pct(lat, 0.99):>8.1f}"
                 + (f"{len(spans):>7}{shown:>13}{stretch:>8}{busy:>10.0%}" if i == 0 else "")
                 + f"   {what}"
@@ -254,7 +279,6 @@ def run(port: int, db: Path, args: argparse.Namespace, pid: int) -> None:
             bad = {s: k for s, k in tally.statuses.items() if s not in (200, 412)}
             if bad:
                 print(f"  unexpected statuses: {bad}")
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
