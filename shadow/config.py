@@ -163,6 +163,18 @@ class Settings(BaseSettings):
         """The SQLite file as a Path, or the PostgreSQL URL as given."""
         return self.db if is_postgres(self.db) else Path(self.db).expanduser()
 
+    @field_validator("api_token", "webhook_token")
+    @classmethod
+    def _token_not_empty(cls, v: SecretStr | None) -> SecretStr | None:
+        # An empty token would be compared with an empty cookie or header and let anyone in:
+        # a token is either unset (no protection, on purpose) or something to present.
+        if v is not None and not v.get_secret_value().strip():
+            raise ValueError(
+                "is empty (or only whitespace); set a token, or unset the variable to serve "
+                "without one"
+            )
+        return v
+
     @field_validator("source")
     @classmethod
     def _source_scheme(cls, v: str) -> str:

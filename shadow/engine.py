@@ -11,6 +11,7 @@ so the previous judgement stands.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Collection
@@ -167,11 +168,19 @@ class Engine:
             return None
         return with_runs_of(self.last_head, self.last_judgement)
 
-    def _conclude(self, at: float, stats: ScanStats) -> tuple[Judgement, Report]:
-        """Judge after a scan, store the judgement, and keep it (and the report's head) to serve."""
+    async def _conclude(self, at: float, stats: ScanStats) -> tuple[Judgement, Report]:
+        """Judge after a scan, store the judgement, and keep it (and the report's head) to serve.
+
+        Judging a large bucket is seconds of CPU: it runs in a worker thread, so the event loop
+        keeps answering requests meanwhile (nothing else touches the ledger while the cycle lock
+        is held). Both are published together on the loop: a request sees both or neither."""
+        j, head = await asyncio.to_thread(self._judge_and_persist, at, stats)
+        self.last_head, self.last_judgement = head, j
+        return j, head
+
+    def _judge_and_persist(self, at: float, stats: ScanStats) -> tuple[Judgement, Report]:
         j, head = self.judge(at, frozenset(stats.failed_keys), with_runs=False)
         self.persist(j, head, at)
-        self.last_head, self.last_judgement = head, j
         return j, head
 
     def _settle(self, wall: float) -> int:
@@ -223,7 +232,7 @@ class Engine:
         started = time.time()
         at = now if now is not None else started
         stats = await self.scanner.hinted(keys, at)
-        j, head = self._conclude(at, stats)
+        j, head = await self._conclude(at, stats)
         return CycleSummary(started, time.time(), stats, head, j)
 
     async def run_cycle(
@@ -247,7 +256,7 @@ class Engine:
         if not stats.listing_complete:
             self.ledger.record_scan(started, time.time(), False, 0, 0, errors)
             return CycleSummary(started, time.time(), stats, None, None)
-        j, head = self._conclude(at, stats)
+        j, head = await self._conclude(at, stats)
         self._settle(started)
         if full:
             self.ledger.set_meta("reconciled_at", repr(started))

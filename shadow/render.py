@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from shadow.core.fielddiff import field_differences
+from collections.abc import Callable
+
+from shadow.core.fielddiff import FieldDiffs, differences, step_keys
 from shadow.core.findings import Finding, Severity
 from shadow.core.runs import NormalizedRun
 from shadow.judging.report import Report
@@ -60,26 +62,73 @@ def render_report(report: Report, *, max_runs: int = 25) -> str:
     return "\n".join(lines)
 
 
-def _run_rows(run: NormalizedRun | None) -> dict[str, str]:
-    if run is None:
-        return {"(present)": "no"}
-    rows = {
-        "state": run.state.value if run.state else "-",
-        "error": run.error_code or "-",
-        "history": " > ".join(s.value for s in run.history) + f"  [{run.history_mode.value}]",
-        "agent": run.agent,
-        "trigger": run.trigger or "-",
-        "e2e_ms (excl. mocked)": f"{run.e2e_ms:.0f}" if run.e2e_ms is not None else "-",
-        "proposals": str(run.proposals),
-    }
-    for s, ms in run.timed_steps():
-        dur = f"{ms:.0f}ms" if ms is not None else "?"
-        rows[f"step {s.number}"] = f"{s.name} {s.state.value} {s.error_code or ''} {dur}".strip()
-    for r in run.retries:
-        rows[f"retry {r.step}"] = (
-            f"{'recovered' if r.recovered else 'exhausted'} {r.error_code or ''} x{r.attempts}"
+Row = tuple[str, str, str, bool]  # label, primary, dry run, differs
+
+
+def _diff_rows(
+    primary: NormalizedRun | None, candidate: NormalizedRun | None, diffs: FieldDiffs
+) -> list[Row]:
+    """The side-by-side rows, each marked where fielddiff says its field differs (the console
+    and the API mark the same fields); timing is shown, never marked."""
+    rows: list[Row] = []
+
+    def add(label: str, show: Callable[[NormalizedRun], str], *path: str) -> None:
+        a = show(primary) if primary else "-"
+        b = show(candidate) if candidate else "-"
+        rows.append((label, a, b, bool(path) and diffs.marks(*path)))
+
+    if primary is None or candidate is None:
+        rows.append(
+            ("run", "present" if primary else "none", "present" if candidate else "none", True)
         )
+    add("state", lambda r: r.state.value if r.state else "-", "state")
+    add("error", lambda r: r.error_code or "-", "error_code")
+    add(
+        "history",
+        lambda r: " > ".join(s.value for s in r.history) + f"  [{r.history_mode.value}]",
+        "history",
+    )
+    add("agent", lambda r: r.agent, "agent")
+    add("trigger", lambda r: r.trigger or "-", "trigger")
+    add("e2e_ms (excl. mocked)", lambda r: f"{r.e2e_ms:.0f}" if r.e2e_ms is not None else "-")
+    add("proposals", lambda r: str(r.proposals), "proposals")
+    steps = {side: _steps_by_key(run) for side, run in (("p", primary), ("c", candidate))}
+    for key in dict.fromkeys([*steps["p"], *steps["c"]]):
+        a, b = steps["p"].get(key, "-"), steps["c"].get(key, "-")
+        rows.append((f"step {key}", a, b, diffs.marks("steps", key)))
+    if diffs.marks("step_order") and primary and candidate:
+        rows.append(
+            (
+                "step order",
+                " > ".join(step_keys(primary.steps)),
+                " > ".join(step_keys(candidate.steps)),
+                True,
+            )
+        )
+    retries = {side: _retries_by_step(run) for side, run in (("p", primary), ("c", candidate))}
+    for step in dict.fromkeys([*retries["p"], *retries["c"]]):
+        a, b = retries["p"].get(step, "-"), retries["c"].get(step, "-")
+        rows.append((f"retry {step}", a, b, diffs.marks("retries", step)))
     return rows
+
+
+def _steps_by_key(run: NormalizedRun | None) -> dict[str, str]:
+    if run is None:
+        return {}
+    out = {}
+    for key, (s, ms) in zip(step_keys(run.steps), run.timed_steps(), strict=True):
+        dur = f"{ms:.0f}ms" if ms is not None else "?"
+        out[key] = " ".join(x for x in (f"#{s.number}", s.state.value, s.error_code, dur) if x)
+    return out
+
+
+def _retries_by_step(run: NormalizedRun | None) -> dict[str, str]:
+    if run is None:
+        return {}
+    return {
+        r.step: f"{'recovered' if r.recovered else 'exhausted'} {r.error_code or ''} x{r.attempts}"
+        for r in run.retries
+    }
 
 
 def render_diff(
@@ -90,24 +139,19 @@ def render_diff(
     first: Finding | None,
     state: str,
 ) -> str:
-    p, c = _run_rows(primary), _run_rows(candidate)
-    names = list(dict.fromkeys([*p, *c]))
-    width = max([len(v) for v in (*p.values(), *c.values())] + [20])
+    diffs = differences(primary, candidate)
+    rows = _diff_rows(primary, candidate, diffs)
+    width = max([len(a) for _, a, _, _ in rows] + [20])
     lines = [f"run {key}   state {state}", "", f"  {'':<22}{'primary':<{width + 2}}dry run"]
-    for n in names:
-        a, b = p.get(n, "-"), c.get(n, "-")
-        mark = "≠" if a != b else " "
-        lines.append(f"{mark} {n:<22}{a:<{width + 2}}{b}")
+    lines += [f"{'≠' if marked else ' '} {n:<22}{a:<{width + 2}}{b}" for n, a, b, marked in rows]
     if first is not None:
         lines += [
             "",
             f"first divergence: {first.dimension.value}/{first.kind.value} at {first.path}: {first.message}",
         ]
-    if primary is not None and candidate is not None:
-        rows = field_differences(primary, candidate)
-        if rows:
-            lines += ["", "field differences (normalized):"]
-            lines += [f"  {r.path}: {r.primary!r} -> {r.candidate!r}" for r in rows]
+    if diffs.rows:
+        lines += ["", "field differences (normalized):"]
+        lines += [f"  {r.path}: {r.primary!r} -> {r.candidate!r}" for r in diffs.rows]
     if findings:
         lines += ["", "findings:"]
         for f in findings:

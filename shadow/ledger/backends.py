@@ -64,7 +64,10 @@ class SQLiteBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+            # The daemon judges in a worker thread, one user at a time (the cycle lock).
+            self.db = sqlite3.connect(
+                path, timeout=5.0, isolation_level=None, check_same_thread=False
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             row = self.db.execute("PRAGMA quick_check").fetchone()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from shadow.collectors.events import ObjectEvent
@@ -21,6 +21,11 @@ from shadow.progress import ScanProgress
 from shadow.serve.metrics import ShadowMetrics
 
 log = logging.getLogger("shadow.serve.service")
+
+# Bounds on bucket notifications: keys one targeted fetch takes while it holds the cycle lock,
+# and keys waiting for one (the rest are left to the next listing).
+HINTS_PER_TURN = 1000
+HINTS_QUEUED_MAX = 5000
 
 
 def log_summary(what: str, summary: CycleSummary) -> None:
@@ -95,22 +100,44 @@ class Service:
                 log.warning("scan incomplete: %s", self.health.last_error)
             return summary
 
-    async def hinted(self, keys: list[str], now: float | None = None) -> CycleSummary | None:
-        """Targeted fetch of notified keys, then a judgement; skipped while a full cycle runs."""
-        self.hints.update(keys)
-        if self.lock.locked():
-            return None  # the cycle in flight lists everything anyway
-        async with self.lock:
-            pending, self.hints = sorted(self.hints), set()
-            started = time.monotonic()
-            try:
-                summary = await self.engine.run_hinted(pending, now)
-            except Exception as exc:
-                self._failed(exc, time.monotonic() - started, "targeted fetch")
-                return None
-            self.metrics.update(summary)
-            log_summary("hinted cycle", summary)
-            return summary
+    def queue_hints(self, keys: Iterable[str]) -> int:
+        """Queue notified keys for a targeted fetch, without waiting for the cycle lock; returns
+        how many were queued. Past `HINTS_QUEUED_MAX` waiting keys the rest are left to the next
+        listing, which sees every key anyway."""
+        before = len(self.hints)
+        for key in keys:
+            if len(self.hints) >= HINTS_QUEUED_MAX:
+                break
+            self.hints.add(key)
+        return len(self.hints) - before
+
+    async def hinted(
+        self, keys: Iterable[str] = (), now: float | None = None
+    ) -> CycleSummary | None:
+        """Targeted fetches of the queued keys, then a judgement; skipped while a full cycle runs.
+
+        A turn of the cycle lock takes at most `HINTS_PER_TURN` keys (a HEAD each, in turn), so
+        a flood of notifications holds the scan back by one bounded turn at most: the lock is
+        fair, and a cycle waiting for it comes before the next turn (and its listing clears the
+        queue)."""
+        self.queue_hints(keys)
+        summary = None
+        while self.hints and not self.lock.locked():
+            async with self.lock:
+                if not self.hints:
+                    break  # a full cycle took the lock first and covered them
+                batch = sorted(self.hints)[:HINTS_PER_TURN]
+                self.hints.difference_update(batch)
+                started = time.monotonic()
+                try:
+                    summary = await self.engine.run_hinted(batch, now)
+                except Exception as exc:  # any cause: counted and named, never lost in a task
+                    self.hints.update(batch)  # the next turn or listing reads them
+                    self._failed(exc, time.monotonic() - started, "targeted fetch")
+                    return None
+                self.metrics.update(summary)
+                log_summary("hinted cycle", summary)
+        return summary
 
     async def _look_around(self, summary: CycleSummary) -> None:
         """Say once where the runs probably are while a scan finds no run directory at all."""

@@ -13,12 +13,13 @@ from datetime import datetime
 from math import ceil
 from typing import Any
 
-from shadow.comparators.steps import lcs, tags
-from shadow.core.fielddiff import field_differences
+from shadow.comparators.steps import Tag, lcs, tags
+from shadow.core.fielddiff import FieldDiffs, differences
 from shadow.core.findings import Finding, Severity
+from shadow.core.results import PairResult
 from shadow.core.runs import NormalizedRun, NormStep
 from shadow.judging.judge import first_divergence
-from shadow.judging.report import Report, RunOut, WaiverOut
+from shadow.judging.report import WaiverOut
 
 PAGE_SIZE = 50
 
@@ -30,9 +31,9 @@ class RunFilters:
     dimension: str | None = None
     state: str | None = None
 
-    def keep(self, run: RunOut) -> bool:
+    def keep(self, run: PairResult) -> bool:
         return (
-            (self.agent is None or run.agent_slug == self.agent)
+            (self.agent is None or run.agent == self.agent)
             and (self.outcome is None or run.outcome.value == self.outcome)
             and (self.state is None or run.state.value == self.state)
             and (
@@ -78,25 +79,35 @@ class RunsPage:
     choices: dict[str, list[str]]  # filter name -> values present in the report
 
 
-def runs_page(report: Report, filters: RunFilters, page: int = 1) -> RunsPage:
-    matching = [r for r in report.runs if filters.keep(r)]
+def filter_choices(results: Sequence[PairResult]) -> dict[str, list[str]]:
+    """The values each runs filter can take: those present in the judgement."""
+    return {
+        "agent": sorted({r.agent for r in results}),
+        "outcome": sorted({r.outcome.value for r in results}),
+        "state": sorted({r.state.value for r in results}),
+        "dimension": sorted({f.dimension.value for r in results for f in r.findings}),
+    }
+
+
+def runs_page(
+    results: Sequence[PairResult],
+    matching: Sequence[int],
+    filters: RunFilters,
+    choices: dict[str, list[str]],
+    page: int = 1,
+) -> RunsPage:
+    """One page of the runs that pass `filters` (`matching`: their indexes in `results`)."""
     pages = max(1, ceil(len(matching) / PAGE_SIZE))
     page = min(max(1, page), pages)
-    rows = [_row(r) for r in matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
-    choices = {
-        "agent": sorted({r.agent_slug for r in report.runs}),
-        "outcome": sorted({r.outcome.value for r in report.runs}),
-        "state": sorted({r.state.value for r in report.runs}),
-        "dimension": sorted({f.dimension.value for r in report.runs for f in r.findings}),
-    }
+    rows = [_row(results[i]) for i in matching[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     return RunsPage(rows, len(matching), page, pages, filters, choices)
 
 
-def _row(r: RunOut) -> RunRow:
-    top = first_divergence(tuple(r.findings))
+def _row(r: PairResult) -> RunRow:
+    top = first_divergence(r.findings)
     return RunRow(
-        r.run_id,
-        r.agent_slug,
+        r.key,
+        r.agent,
         r.state.value,
         r.outcome.value,
         sum(1 for f in r.findings if f.severity is Severity.ERROR),
@@ -156,44 +167,44 @@ class PairPage:
     differing_paths: list[str] = field(default_factory=list)
 
 
-_SCALARS = (
-    "state",
-    "error_code",
-    "error_class",
-    "trigger",
-    "agent",
-    "idempotency_key",
-    "proposals",
-    "e2e_ms",
-    "history_mode",
+# The run fields the pair page shows, with the document field whose difference marks each
+# (fielddiff decides; None: shown as written, never marked, e.g. timing and directories).
+_SCALARS: tuple[tuple[str, str | None], ...] = (
+    ("state", "state"),
+    ("error_code", "error_code"),  # as written; marked when the judged code differs
+    ("error_class", "error_code"),
+    ("trigger", "trigger"),
+    ("agent", "agent"),
+    ("idempotency_key", None),
+    ("proposals", "proposals"),
+    ("e2e_ms", None),
+    ("history_mode", None),
 )
 
 
 def pair_page(
     run_id: str,
-    result: RunOut,
+    result: PairResult,
     primary: NormalizedRun | None,
     candidate: NormalizedRun | None,
     waivers: Sequence[WaiverOut],
 ) -> PairPage:
-    differing = (
-        [d.path for d in field_differences(primary, candidate)] if primary and candidate else []
-    )
-    top = first_divergence(tuple(result.findings))
+    diffs = differences(primary, candidate)
+    top = first_divergence(result.findings)
     by_id = {w.id: w for w in waivers}
     return PairPage(
         run_id=run_id,
-        agent=result.agent_slug,
+        agent=result.agent,
         state=result.state.value,
         outcome=result.outcome.value,
-        fields=_fields(primary, candidate),
+        fields=_fields(primary, candidate, diffs),
         timeline=_timeline(primary, candidate),
-        steps=_steps(primary, candidate),
+        steps=_steps(primary, candidate, diffs),
         findings=[
             FindingRow(f, f is top, by_id.get(f.waived_by) if f.waived_by else None)
             for f in result.findings
         ],
-        differing_paths=differing,
+        differing_paths=[d.path for d in diffs.rows],
     )
 
 
@@ -205,14 +216,16 @@ def _show(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _fields(primary: NormalizedRun | None, candidate: NormalizedRun | None) -> list[FieldRow]:
+def _fields(
+    primary: NormalizedRun | None, candidate: NormalizedRun | None, diffs: FieldDiffs
+) -> list[FieldRow]:
     rows = [FieldRow("run directory", _dir(primary), _dir(candidate), False)]
-    for name in _SCALARS:
+    for name, marked_by in _SCALARS:
         a = getattr(primary, name) if primary else None
         b = getattr(candidate, name) if candidate else None
-        # Timing and the error text as written are shown, not judged equal or not here.
-        judged = name not in ("e2e_ms", "error_code", "history_mode")
-        rows.append(FieldRow(name, _show(a), _show(b), judged and _show(a) != _show(b)))
+        rows.append(
+            FieldRow(name, _show(a), _show(b), marked_by is not None and diffs.marks(marked_by))
+        )
     return rows
 
 
@@ -229,25 +242,39 @@ def _timeline(primary: NormalizedRun | None, candidate: NormalizedRun | None) ->
     return Timeline(a, b, at)
 
 
-def _steps(primary: NormalizedRun | None, candidate: NormalizedRun | None) -> list[StepRow]:
-    """Steps aligned by name, in pipeline order; a step on one side only gets an empty twin."""
+def _steps(
+    primary: NormalizedRun | None, candidate: NormalizedRun | None, diffs: FieldDiffs | None = None
+) -> list[StepRow]:
+    """Steps aligned by name, in pipeline order; a step on one side only gets an empty twin.
+    A row is marked where fielddiff marks its step, or, for a step that moved (shown once per
+    side), where the order differs."""
+    diffs = diffs if diffs is not None else differences(primary, candidate)
     a = list(primary.timed_steps()) if primary else []
     b = list(candidate.timed_steps()) if candidate else []
     longest = max((ms or 0.0 for _, ms in (*a, *b)), default=0.0) or 1.0
     # (name, occurrence): a repeated step name is aligned in turn
     ta, tb = tags(tuple(s for s, _ in a)), tags(tuple(s for s, _ in b))
     common = lcs(ta, tb)
+    moved = diffs.marks("step_order")
     rows: list[StepRow] = []
+
+    def row(tag: Tag, pa: Timed | None, pb: Timed | None) -> StepRow:
+        name, n = tag
+        key = name if n == 1 else f"{name}#{n}"
+        one_sided = pa is None or pb is None
+        marked = diffs.marks("steps", key) or (one_sided and moved)
+        return StepRow(name, _cell(pa, longest), _cell(pb, longest), marked)
+
     i = j = 0
     while i < len(a) or j < len(b):
         if j < len(b) and (i >= len(a) or (tb[j] not in common and ta[i] in common)):
-            rows.append(_step_row(b[j][0].name, None, b[j], longest))
+            rows.append(row(tb[j], None, b[j]))
             j += 1
         elif j < len(b) and ta[i] == tb[j]:
-            rows.append(_step_row(a[i][0].name, a[i], b[j], longest))
+            rows.append(row(ta[i], a[i], b[j]))
             i, j = i + 1, j + 1
         else:  # on the primary side only, or out of order
-            rows.append(_step_row(a[i][0].name, a[i], None, longest))
+            rows.append(row(ta[i], a[i], None))
             i += 1
     return rows
 
@@ -255,17 +282,12 @@ def _steps(primary: NormalizedRun | None, candidate: NormalizedRun | None) -> li
 Timed = tuple[NormStep, float | None]  # a step and its duration in ms
 
 
-def _cell(timed: Timed, longest: float) -> StepCell:
+def _cell(timed: Timed | None, longest: float) -> StepCell | None:
+    if timed is None:
+        return None
     s, ms = timed
     pct = round(100.0 * (ms or 0.0) / longest, 1)
     return StepCell(s.state.value, s.error_code, ms, pct)
-
-
-def _step_row(name: str, a: Timed | None, b: Timed | None, longest: float) -> StepRow:
-    ca = _cell(a, longest) if a else None
-    cb = _cell(b, longest) if b else None
-    differs = ca is None or cb is None or (ca.state, ca.error) != (cb.state, cb.error)
-    return StepRow(name, ca, cb, differs)
 
 
 def held_for(since: datetime | None, now: datetime) -> str | None:

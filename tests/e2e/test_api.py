@@ -286,10 +286,14 @@ async def test_the_report_is_whole_by_default_and_unknown_filters_are_refused(
 async def test_the_token_guards_the_schema_and_any_bearer_spelling_works(
     client: httpx.AsyncClient,
 ) -> None:
-    """With a token set, /docs and /openapi.json are not served; the scheme is case-insensitive
-    (RFC 7235); the webhook answers a stranger 401 before it reads the body."""
-    for path in ("/docs", "/openapi.json", "/redoc"):
+    """With a token set, /docs and /redoc are not served (they load a CDN's script) and the
+    schema is guarded like the API; the scheme is case-insensitive (RFC 7235); the webhook
+    answers a stranger 401 before it reads the body."""
+    for path in ("/docs", "/redoc"):
         assert 404 == (await client.get(path)).status_code
+    assert 401 == (await client.get("/openapi.json")).status_code
+    schema = await client.get("/openapi.json", headers=AUTH)
+    assert 200 == schema.status_code and "/readiness" in schema.json()["paths"]
     for scheme in ("bearer", "BEARER", "Bearer"):
         r = await client.get("/report", headers={"Authorization": f"{scheme} {TOKEN}"})
         assert 200 == r.status_code

@@ -180,3 +180,53 @@ async def test_pair_view_names_the_waiver_that_covered_a_finding(
     row = next(r for r in _rows(html, "findings") if 'class="waiver"' in r)
     assert "slow-finalize-ok" in row and "sre@example.com" in row
     assert "the dry run&#39;s storage is remote" in row and "2099-12-31" in row
+
+
+async def test_links_to_the_json_work_with_the_login_cookie(
+    client: httpx.AsyncClient, setup: tuple[Service, DemoCorpus]
+) -> None:
+    """With a token set and only the login cookie: "this pair as JSON" answers the pair's JSON,
+    and the header's "API" link, and every link on that page, answer 200 (not 401 or 404)."""
+    await _login(client)
+    planted = setup[1].planted[0]
+    pair = (await client.get(f"/ui/runs/{quote(planted.run_id)}")).text
+    link = re.search(r'<a href="([^"]+)">this pair as JSON</a>', pair)
+    assert link is not None
+    r = await client.get(link.group(1))
+    assert 200 == r.status_code and planted.run_id.startswith(r.json()["run_id"])
+    api = re.search(r'<a href="([^"]+)"[^>]*>API</a>', pair)
+    assert api is not None
+    page = await client.get(api.group(1))
+    assert 200 == page.status_code
+    links = re.findall(r'<a href="(/[^"]*)"', page.text.split("<main>", 1)[1])
+    assert "/openapi.json" in links and "/readiness" in links and "/report" in links
+    for href in links:
+        assert (await client.get(href)).status_code in (200, 412), href  # 412: not READY
+    client.cookies.set("shadow_token", "wrong")
+    assert 401 == (await client.get(link.group(1))).status_code
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://other.shadow"},
+        {"Origin": "https://evil.example"},  # a browser older than Sec-Fetch-Site
+        {"Origin": "null"},  # a sandboxed frame
+    ],
+)
+async def test_forms_refuse_requests_from_other_sites(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """Log out and log in answer 403 to a form posted from another origin, and leave the login
+    cookie alone; from the console's own pages (or from a script, which sends neither header)
+    they work."""
+    await _login(client)
+    r = await client.post("/logout", headers=headers)
+    assert 403 == r.status_code and "set-cookie" not in r.headers
+    r = await client.post("/login", data={"token": TOKEN, "next": "/"}, headers=headers)
+    assert 403 == r.status_code and "set-cookie" not in r.headers
+    assert 200 == (await client.get("/")).status_code  # still logged in
+    for own in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://shadow"}, {}):
+        r = await client.post("/logout", headers=own)
+        assert 303 == r.status_code and 'shadow_token=""' in r.headers["set-cookie"]

@@ -5,6 +5,9 @@ test-artifacts/screenshots/ for people to look at."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,3 +141,65 @@ def test_markup_in_run_ids_and_fields_is_shown_as_text_and_never_runs(
     page.goto(served.base + "/ui/runs?outcome=mismatch")
     assert page.evaluate("typeof window.__xss") == "undefined"
     page.screenshot(path=str(SHOTS / "hostile-pair.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def elsewhere(served: Served) -> Iterator[str]:
+    """A page on another site (another host name and port) whose form posts to shadow's logout,
+    as a page anywhere on the web could."""
+    html = (
+        f'<form method="post" action="{served.base}/logout">'
+        '<button type="submit">win a prize</button></form>'
+    ).encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_address[1]}/"  # not 127.0.0.1: another site
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_form_on_another_site_cannot_log_people_out(
+    page: Page, served: Served, elsewhere: str
+) -> None:
+    """Issue 16 item 14: a cross-site form posting to /logout is refused (403) and the person
+    stays logged in; the console's own Log out button still works."""
+    page.goto(elsewhere)
+    with page.expect_navigation():
+        page.click("button")
+    assert page.url == served.base + "/logout"
+    assert "refused" in page.inner_text("body")
+    page.goto(served.base + "/ui/runs")
+    assert page.url == served.base + "/ui/runs"  # not sent to /login: still logged in
+    page.click('form[action="/logout"] button[type=submit]')
+    page.wait_for_url(served.base + "/login")
+    page.goto(served.base + "/ui/runs")
+    assert "/login" in page.url
+
+
+def test_the_json_and_api_links_work_with_the_login_cookie(page: Page, served: Served) -> None:
+    """Issue 16 item 15: logged in through the form only, "this pair as JSON" opens the pair's
+    JSON and the header's API link opens a page whose schema link works too."""
+    planted = served.corpus.planted[0]
+    page.goto(f"{served.base}/ui/runs/{quote(planted.run_id)}")
+    page.click("text=this pair as JSON")
+    assert planted.run_id.startswith(json.loads(page.inner_text("body"))["run_id"])
+    page.goto(served.base + "/")
+    page.click("header >> text=API")
+    assert page.url == served.base + "/ui/api"
+    assert page.locator("#api-routes tr").count() > 5
+    page.screenshot(path=str(SHOTS / "api.png"), full_page=True)
+    page.click("text=/openapi.json")
+    assert "/readiness" in json.loads(page.inner_text("body"))["paths"]

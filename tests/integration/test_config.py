@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from shadow.core.records import StatusRecord, validate
 from shadow.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
+SHADOW = [sys.executable, "-m", "shadow.cli"]
 
 
 def readme_config() -> str:
@@ -169,3 +173,20 @@ def test_log_level_and_format_come_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("SHADOW_LOG_FORMAT", "xml")
     with pytest.raises(ConfigError, match="SHADOW_LOG_FORMAT"):
         load_settings()
+
+
+@pytest.mark.parametrize("variable", ["SHADOW_API_TOKEN", "SHADOW_WEBHOOK_TOKEN"])
+def test_an_empty_token_stops_serve_at_start_up(variable: str, tmp_path: Path) -> None:
+    """An empty (or blank) token is a configuration error naming its variable: `shadow serve`
+    exits 3 before it listens, instead of comparing an empty cookie with an empty token."""
+    env = {**os.environ, variable: " "}
+    proc = subprocess.run(
+        [*SHADOW, "serve", "--source", f"dir:{tmp_path}", "--db", str(tmp_path / "s.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 3 == proc.returncode
+    assert variable in proc.stderr and "empty" in proc.stderr
+    assert not (tmp_path / "s.db").exists()
