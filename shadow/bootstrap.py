@@ -10,9 +10,11 @@ from shadow.collectors.directory import DirectorySource
 from shadow.comparators import CompareOptions
 from shadow.config import Settings
 from shadow.core.layout import KeyLayout, Layout, Side
-from shadow.core.normalize import NormalizeOptions
+from shadow.core.normalize import NormalizeOptions, cron_key
 from shadow.core.pairing import PairingOptions
+from shadow.core.profiles import Profile
 from shadow.core.schedules import Schedule
+from shadow.core.vocabulary import class_table
 from shadow.core.waivers import load_waivers
 from shadow.engine import Engine, EngineOptions
 from shadow.errors import ConfigError, UsageError
@@ -29,10 +31,19 @@ def engine_options(settings: Settings) -> EngineOptions:
             waivers_text = ""  # load_waivers below raises the error that names the fix
     waivers = load_waivers(settings.waivers)
     excluded = frozenset(settings.excluded_steps)
+    profiles = {
+        Side.PRIMARY: settings.profile(settings.primary_profile),
+        Side.CANDIDATE: settings.profile(settings.candidate_profile),
+    }
     return EngineOptions(
         layout=KeyLayout(settings.layout, effective_prefix(settings), settings.suffix),
         normalize=NormalizeOptions(
-            settings.suffix, excluded, _vendor_fields(settings), settings.max_steps_per_run
+            settings.suffix,
+            excluded,
+            _vendor_fields(settings),
+            settings.max_steps_per_run,
+            class_table(settings.error_classes),
+            _cron_strata(settings),
         ),
         judge=JudgeOptions(
             pairing=PairingOptions(settings.grace_seconds, settings.run_timeout_seconds),
@@ -45,6 +56,7 @@ def engine_options(settings: Settings) -> EngineOptions:
                 for s in settings.schedules
             ),
             max_findings=settings.max_findings_per_run,
+            blind=blind_dimensions(profiles),
         ),
         waivers=waivers,
         config_hash=settings.judgement_fingerprint(waivers_text),
@@ -53,16 +65,30 @@ def engine_options(settings: Settings) -> EngineOptions:
         pair_by=settings.pair_by,
         stratum_noun=settings.stratum_noun,
         shard=settings.shard_pair,
-        profiles={
-            Side.PRIMARY: settings.profile(settings.primary_profile),
-            Side.CANDIDATE: settings.profile(settings.candidate_profile),
-        },
+        profiles=profiles,
         use_versions=False,
         reconcile_interval=settings.reconcile_interval_seconds,
         settle_seconds=(
             settings.grace_seconds if settings.settle_seconds is None else settings.settle_seconds
         ),
     )
+
+
+def blind_dimensions(profiles: dict[Side, Profile]) -> tuple[tuple[str, str], ...]:
+    """Dimensions a side's profile cannot see at all, with why, for the evidence rules."""
+    why: dict[str, list[str]] = {}
+    for side in Side:
+        for dim, reason in profiles[side].blind_to().items():
+            why.setdefault(dim, []).append(f"the {side.value}'s {reason}")
+    return tuple((dim, " and ".join(reasons)) for dim, reasons in sorted(why.items()))
+
+
+def _cron_strata(settings: Settings) -> dict[str, str]:
+    """cron line -> the stratum of the one schedule with it (ambiguous lines map to none)."""
+    found: dict[str, set[str]] = {}
+    for s in settings.schedules:
+        found.setdefault(cron_key(s.cron), set()).add(s.stratum)
+    return {cron: next(iter(strata)) for cron, strata in found.items() if len(strata) == 1}
 
 
 def _vendor_fields(settings: Settings) -> frozenset[str]:

@@ -33,7 +33,9 @@ from shadow.collectors.settings import NatsSettings, S3Settings
 from shadow.core.layout import Layout
 from shadow.core.normalize import DEFAULT_MAX_STEPS
 from shadow.core.pairing import PairBy
-from shadow.core.profiles import SHIPPED, Profile
+from shadow.core.profiles import Profile, resolve_extends
+from shadow.core.shipped import SHIPPED, SHIPPED_RAW
+from shadow.core.vocabulary import DEFAULT_ERROR_CLASSES
 from shadow.errors import ConfigError
 from shadow.judging.judge import DEFAULT_MAX_FINDINGS
 from shadow.judging.verdict import LatencySLO, Thresholds
@@ -136,6 +138,10 @@ class Settings(BaseSettings):
     primary_profile: str = "garden"
     candidate_profile: str = "garden"
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    # class -> codes: run-level error codes this migration treats as one (replaces the default)
+    error_classes: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ERROR_CLASSES.items()}
+    )
     schedule_alert_window_seconds: float = Field(86400.0, gt=0)
     agent_label_allowlist: list[str] = Field(default_factory=list)
     agent_label_top_k: int = Field(10, ge=0)
@@ -197,6 +203,31 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _profiles_extend(cls, v: object) -> object:
+        """`extends = "NAME"` merges a profile onto a shipped or another configured one; a
+        profile's name is its key."""
+        if not isinstance(v, dict):
+            return v
+        raw = {k: ({"name": k, **p} if isinstance(p, dict) else p) for k, p in v.items()}
+        return resolve_extends(raw, SHIPPED_RAW)
+
+    @field_validator("error_classes")
+    @classmethod
+    def _classes_disjoint(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        owner: dict[str, str] = {}
+        for name, codes in v.items():
+            if not codes:
+                raise ValueError(f"class {name!r} lists no codes")
+            for code in codes:
+                if code in owner and owner[code] != name:
+                    raise ValueError(
+                        f"code {code!r} is in two classes ({owner[code]!r} and {name!r})"
+                    )
+                owner[code] = name
+        return v
+
     @model_validator(mode="after")
     def _profiles_known(self) -> Settings:
         known = set(SHIPPED) | set(self.profiles)
@@ -255,6 +286,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value != type(self).model_fields[name].default:
                 relevant[name] = value
+        if self.error_classes != {k: list(v) for k, v in DEFAULT_ERROR_CLASSES.items()}:
+            relevant["error_classes"] = self.error_classes  # the default leaves old hashes alone
         blob = json.dumps(relevant, sort_keys=True) + "\n" + waivers_text
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

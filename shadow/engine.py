@@ -72,6 +72,7 @@ class EngineOptions:
             max_object_bytes=self.max_object_bytes,
             pair_by=self.pair_by,
             child_above_objects=self.renormalize_child_above,
+            schedules=self.judge.schedules,
         )
 
 
@@ -147,7 +148,15 @@ class Engine:
             for k in failed_keys | self.ledger.failed_keys()
             if (p := self.opts.layout.parse(k)) is not None
         )
-        j = judge(runs.sides, now, self.opts.judge, self.opts.waivers, held, runs.duplicates)
+        j = judge(
+            runs.sides,
+            now,
+            self.opts.judge,
+            self.opts.waivers,
+            held,
+            runs.duplicates,
+            runs.slotted,
+        )
         since = self._since(j.readiness.verdict.value)
         report = build_report(
             j,

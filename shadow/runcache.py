@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shadow.core import normalize as normalize_rules
-from shadow.core.assemble import RunObjects, assemble, group_objects, needs_body
+from shadow.core.assemble import RunObjects, assemble, group_objects, wants_body
 from shadow.core.layout import KeyLayout, Side
 from shadow.core.normalize import NormalizeOptions, normalize
 from shadow.core.pairing import Grouped, PairBy, group_runs
 from shadow.core.profiles import Profile
 from shadow.core.records import Rejected
 from shadow.core.runs import NormalizedRun
+from shadow.core.schedules import Schedule
 from shadow.errors import StoreError
 from shadow.ledger import runcodec
 from shadow.ledger.store import Ledger
@@ -46,6 +47,7 @@ class CacheOptions:
     # A full re-normalization of a ledger with more objects than this runs in a child
     # process that stores the runs; this one then restores them (see `_renormalize`).
     child_above_objects: int = 20_000
+    schedules: tuple[Schedule, ...] = ()  # scheduled runs of declarative profiles pair by slot
 
 
 class RunCache:
@@ -86,7 +88,8 @@ class RunCache:
                     _, _, run, rej = self._cache[d]
                     rejected.extend(rej)
                     normalized.append(run)
-                self._grouped = (group_runs(normalized, self.opts.pair_by), rejected)
+                grouped = group_runs(normalized, self.opts.pair_by, self.opts.schedules)
+                self._grouped = (grouped, rejected)
         grouped, rejected = self._grouped
         return grouped, list(rejected)
 
@@ -150,7 +153,10 @@ class RunCache:
         stale = [g for d, g in groups.items() if not self._fresh(d, g, histories)]
         dirs = [g.run_dir for g in stale]
         first_versions = self.ledger.first_versions(dirs) if stale else {}
-        bodies = self.ledger.bodies([k.key for g in stale for k in g.keys if needs_body(k.kind)])
+        wanted = self.opts.profiles
+        bodies = self.ledger.bodies(
+            [k.key for g in stale for k in g.keys if wants_body(k, wanted[k.side])]
+        )
         for g in stale:
             profile = self.opts.profiles[g.keys[0].side]
             ev = assemble(
@@ -264,6 +270,8 @@ def normalization_fingerprint(opts: CacheOptions) -> str:
         sorted(n.vendor_fields),
         n.max_steps,
         {side.value: p.model_dump(mode="json") for side, p in sorted(opts.profiles.items())},
+        sorted(n.error_classes.items()),
+        sorted(n.cron_strata.items()),
     ]
     text = json.dumps(parts, sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

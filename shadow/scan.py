@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shadow.collectors import ListedObject, Source
-from shadow.core.assemble import needs_body
+from shadow.core.assemble import wants_body
 from shadow.core.layout import KeyLayout, Layout, ObjectKind, Side
 from shadow.core.objects import StoredObject
 from shadow.core.pairing import shard_of
 from shadow.core.profiles import Profile, translate
+from shadow.core.reading import read_state
 from shadow.core.records import parse_json
 from shadow.core.vocabulary import RunState
 from shadow.errors import ErrorKind, SourceError
@@ -371,7 +372,7 @@ class Scanner:
         """The row to store for a listed object, or None when fetching it failed."""
         parsed = self.opts.layout.parse(obj.key)
         first_seen = min(obj.last_modified, now)
-        if parsed is None or not needs_body(parsed.kind):
+        if parsed is None or not wants_body(parsed, self.opts.profiles[parsed.side]):
             return StoredObject(obj.key, obj.etag, obj.size, obj.last_modified, first_seen, None)
         if obj.size > self.opts.max_object_bytes:
             stats.skipped_too_large += 1
@@ -494,5 +495,8 @@ def _state_of(body: bytes, profile: Profile) -> str | None:
         return None
     if not isinstance(doc, dict):
         return None
+    if profile.declarative:
+        read = read_state(doc, profile.compiled)
+        return read.value if read is not None else None
     state = translate(doc, "status", profile).get("status")
     return state if isinstance(state, str) and state in RunState._value2member_map_ else None

@@ -1,6 +1,9 @@
 """Completeness: every primary run has a twin, no twin lacks its primary, nothing is stuck.
 
 A window comparator: it reads the pairing state of every key (pairing decides, with time).
+Scheduled runs paired by their fire time are the exception: a fire time with a run on one side
+only is the schedule check's missed_schedule error (shadow/core/schedules.py), so here it gets
+an info finding only, never a lost or orphan error.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from shadow.core.pairing import Pair, PairState
 
 
 def _finding(pair: Pair) -> Finding | None:
+    if pair.by_slot and pair.state in (PairState.PRIMARY_ONLY, PairState.CANDIDATE_ONLY):
+        return _missed_slot(pair)
     if pair.state is PairState.PRIMARY_ONLY:
         return Finding(
             dimension=Dimension.COMPLETENESS,
@@ -49,6 +54,23 @@ def _finding(pair: Pair) -> Finding | None:
             message=f"the {sides} {noun} not terminal past the run timeout plus grace (stuck)",
         )
     return None
+
+
+def _missed_slot(pair: Pair) -> Finding:
+    """A fire time seen on one side only: the schedule check counts it once, as missed_schedule
+    (an error of the stratum); here it is only named, never a second, lost or orphan, error."""
+    missing = "candidate" if pair.state is PairState.PRIMARY_ONLY else "primary"
+    return Finding(
+        dimension=Dimension.COMPLETENESS,
+        kind=Kind.MISSED_SCHEDULE,
+        severity=Severity.INFO,
+        path=missing,
+        subject=pair.agent,
+        primary=pair.key if pair.primary is not None else None,
+        candidate=pair.key if pair.candidate is not None else None,
+        message=f"no {missing} run serves this fire time ({pair.key}); counted once as the "
+        "schedule's missed_schedule",
+    )
 
 
 def _state(pair: Pair, side: str) -> str | None:

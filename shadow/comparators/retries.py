@@ -1,6 +1,10 @@
 """Retry parity: the same steps retried, the same recovery outcome, the same final error code.
 
 Attempt counts and back-off are orchestrator policy: a different count is info, never an error.
+Retry scope differs between orchestrators: Trigger.dev and a queue consumer retry the whole run,
+Inngest and the garden a step. When one side's retries are whole-run and the other's are not,
+both are compared at run level (retried or not, recovered or not, final error class). A last
+error a side's records do not show (a count of attempts only) is not compared.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 from shadow.comparators.options import CompareOptions
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.runs import NormalizedRun, RetryInfo
-from shadow.core.vocabulary import same_error
+from shadow.core.vocabulary import ErrorOf, same_error
 
 
 def _f(
@@ -29,8 +33,11 @@ def _f(
 def compare(
     primary: NormalizedRun, candidate: NormalizedRun, opts: CompareOptions
 ) -> list[Finding]:
-    ps = {r.step: r for r in primary.retries}
-    cs = {r.step: r for r in candidate.retries}
+    p_list, c_list = primary.retries, candidate.retries
+    if _scopes_differ(p_list, c_list):
+        p_list, c_list = run_level(p_list), run_level(c_list)
+    ps = {r.step: r for r in p_list}
+    cs = {r.step: r for r in c_list}
     found: list[Finding] = []
     for step, p in ps.items():
         c = cs.get(step)
@@ -41,11 +48,11 @@ def compare(
                     step,
                     _outcome(p),
                     None,
-                    f"step {step} was retried in the primary, not in the dry run",
+                    f"{_what(p)} was retried in the primary, not in the dry run",
                 )
             )
         else:
-            found.extend(_same_retry(step, p, c, primary.error_code, candidate.error_code))
+            found.extend(_same_retry(step, p, c, _error_of(primary), _error_of(candidate)))
     for step, c in cs.items():
         if step not in ps:
             found.append(
@@ -54,14 +61,43 @@ def compare(
                     step,
                     None,
                     _outcome(c),
-                    f"step {step} was retried in the dry run, not in the primary",
+                    f"{_what(c)} was retried in the dry run, not in the primary",
                 )
             )
     return found
 
 
+def _error_of(run: NormalizedRun) -> ErrorOf:
+    return run.error_code, run.error_class
+
+
+def _scopes_differ(ps: tuple[RetryInfo, ...], cs: tuple[RetryInfo, ...]) -> bool:
+    return bool(ps and cs) and any(r.whole_run for r in ps) != any(r.whole_run for r in cs)
+
+
+def run_level(retries: tuple[RetryInfo, ...]) -> tuple[RetryInfo, ...]:
+    """One side's retries as one whole-run entry: recovered when every retried part recovered,
+    the final error that of the last part that did not (else of the last part)."""
+    if len(retries) == 1 and retries[0].whole_run:
+        return retries
+    last = ([r for r in retries if not r.recovered] or list(retries))[-1]
+    return (
+        RetryInfo(
+            RUN_SCOPE,
+            all(r.recovered for r in retries),
+            last.error_code,
+            max((r.attempts or 0 for r in retries), default=0) or None,
+            True,
+            last.error_seen,
+        ),
+    )
+
+
+RUN_SCOPE = "run"
+
+
 def _same_retry(
-    step: str, p: RetryInfo, c: RetryInfo, p_run_code: str | None, c_run_code: str | None
+    step: str, p: RetryInfo, c: RetryInfo, p_run: ErrorOf, c_run: ErrorOf
 ) -> list[Finding]:
     if p.recovered != c.recovered:
         return [
@@ -73,7 +109,7 @@ def _same_retry(
                 f"retries of {step} {_word(p)} in the primary but {_word(c)} in the dry run",
             )
         ]
-    if not same_error(p.error_code, p_run_code, c.error_code, c_run_code):
+    if p.error_seen and c.error_seen and not same_error(p.error_code, p_run, c.error_code, c_run):
         return [
             _f(
                 Kind.RETRY_ERROR_DIFFERS,
@@ -96,6 +132,10 @@ def _same_retry(
             )
         ]
     return []
+
+
+def _what(r: RetryInfo) -> str:
+    return "the run" if r.whole_run else f"step {r.step}"
 
 
 def _outcome(r: RetryInfo) -> str:

@@ -15,7 +15,7 @@ from bisect import bisect_left
 from shadow.comparators.options import CompareOptions
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.runs import NormalizedRun, NormStep
-from shadow.core.vocabulary import StepState, same_error
+from shadow.core.vocabulary import ErrorOf, StepState, same_error
 
 Tag = tuple[str, int]  # (step name, occurrence)
 
@@ -161,7 +161,7 @@ def compare(
                     step.name,
                 )
             )
-        found.extend(_same_step(i, step, other, primary.error_code, candidate.error_code))
+        found.extend(_same_step(i, step, other, _error_of(primary), _error_of(candidate)))
     for t, j in c_at.items():
         if t not in p_at and t not in regrouped:
             step = candidate.steps[j]
@@ -178,9 +178,11 @@ def compare(
     return found
 
 
-def _same_step(
-    i: int, p: NormStep, c: NormStep, p_run_code: str | None, c_run_code: str | None
-) -> list[Finding]:
+def _error_of(run: NormalizedRun) -> ErrorOf:
+    return run.error_code, run.error_class
+
+
+def _same_step(i: int, p: NormStep, c: NormStep, p_run: ErrorOf, c_run: ErrorOf) -> list[Finding]:
     if p.state != c.state:
         return [
             _f(
@@ -192,9 +194,7 @@ def _same_step(
                 p.name,
             )
         ]
-    if p.state is StepState.FAILED and not same_error(
-        p.error_code, p_run_code, c.error_code, c_run_code
-    ):
+    if p.state is StepState.FAILED and not same_error(p.error_code, p_run, c.error_code, c_run):
         return [
             _f(
                 Kind.STEP_ERROR_DIFFERS,

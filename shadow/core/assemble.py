@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from shadow.core.evidence import HistoryMode, RunEvidence, StepEvidence
 from shadow.core.layout import KeyLayout, ObjectKey, ObjectKind, parse_step_file
 from shadow.core.objects import StoredObject
-from shadow.core.profiles import GARDEN, Profile, translate
+from shadow.core.profiles import GARDEN, RUN_DOCUMENT, Profile, translate
+from shadow.core.reading import read_run
 from shadow.core.records import (
     ManifestRecord,
     Rejected,
@@ -59,6 +60,14 @@ def needs_body(kind: ObjectKind) -> bool:
     return kind in (ObjectKind.STATUS, ObjectKind.MANIFEST, ObjectKind.STEP)
 
 
+def wants_body(key: ObjectKey, profile: Profile) -> bool:
+    """Whether an object's body is read: the garden's records, and the documents a declarative
+    profile names (a trace beside the run object)."""
+    return needs_body(key.kind) or (
+        key.kind is ObjectKind.OTHER and key.rest in profile.document_files
+    )
+
+
 def assemble(
     run: RunObjects,
     bodies: Mapping[str, bytes],
@@ -69,6 +78,8 @@ def assemble(
 ) -> RunEvidence:
     """`first_version`: when the oldest version of status.json was written (versioned buckets),
     the earliest object of the run the store has, though no longer the current one."""
+    if profile.declarative:
+        return _assemble_declared(run, bodies, history, max_bytes, profile, first_version)
     first = run.keys[0]
     status: StatusRecord | None = None
     status_key: str | None = None
@@ -130,6 +141,68 @@ def assemble(
         output_keys=tuple(outputs),
         rejected=tuple(rejected),
         key_hint=hint if status is None else None,
+    )
+
+
+def _assemble_declared(
+    run: RunObjects,
+    bodies: Mapping[str, bytes],
+    history: tuple[str, list[str]] | None,
+    max_bytes: int,
+    profile: Profile,
+    first_version: float | None,
+) -> RunEvidence:
+    """A run read through a declarative profile: status.json and the documents it names.
+
+    Step files and manifest.json are the garden's; such a profile does not read them. A missing
+    optional document (no trace.json yet) makes the getters that read it absent, never an error.
+    """
+    first = run.keys[0]
+    files = {f: n for n, f in profile.compiled.documents.items()}
+    rejected: list[Rejected] = []
+    run_doc: dict[str, object] | None = None
+    status_key: str | None = None
+    documents: dict[str, object] = {}
+    doc_keys: dict[str, str] = {}
+    for key, obj in zip(run.keys, run.stored, strict=True):
+        name = RUN_DOCUMENT if key.kind is ObjectKind.STATUS else files.get(key.rest)
+        if name is None:
+            continue
+        doc = _decode(key, obj, bodies, max_bytes)
+        if isinstance(doc, Rejected):
+            rejected.append(doc)
+        elif name == RUN_DOCUMENT:
+            run_doc, status_key = doc, key.key
+        else:
+            documents[name], doc_keys[name] = doc, key.key
+    reading = None
+    if run_doc is not None:
+        reading = read_run(run_doc, documents, profile.compiled)
+        for problem in reading.problems:
+            where = doc_keys.get(problem.document, status_key or "")
+            reason = RejectReason(problem.reason)
+            rejected.append(
+                Rejected(key=where, reason=reason, detail=f"{problem.where}: {problem.detail}")
+            )
+    mode, states = history if history else ("polling", [])
+    return RunEvidence(
+        run_dir=run.run_dir,
+        run_dir_id=first.run_dir_id,
+        pairing_key=first.pairing_key,
+        side=first.side,
+        agent_from_path=first.agent_from_path,
+        first_seen=min(
+            min(o.first_seen for o in run.stored),
+            first_version if first_version is not None else float("inf"),
+        ),
+        status_key=status_key,
+        history=tuple(RunState(s) for s in states if s in RunState._value2member_map_),
+        history_mode=HistoryMode(mode),
+        output_keys=tuple(k.key for k in run.keys if k.kind is ObjectKind.OUTPUT),
+        rejected=tuple(rejected),
+        key_hint=reading.link or reading.idempotency_key if reading is not None else None,
+        declared=True,
+        reading=reading,
     )
 
 

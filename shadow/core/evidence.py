@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shadow.core.layout import Side, StepFileName
+from shadow.core.reading import RunReading
 from shadow.core.records import ManifestRecord, Rejected, StatusRecord, StepRecord
 from shadow.core.vocabulary import RunState
 
@@ -44,3 +45,6 @@ class RunEvidence:
     # The idempotency key read from a status.json that failed validation (say, a renamed state):
     # the record is rejected, but the run still pairs with its twin instead of turning orphan.
     key_hint: str | None = None
+    # Read by a declarative profile: what it read (None when status.json was unreadable).
+    declared: bool = False
+    reading: RunReading | None = None

@@ -22,7 +22,7 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from shadow.core.runs import NormalizedRun, NormStep
-from shadow.core.vocabulary import same_error
+from shadow.core.vocabulary import ErrorOf, same_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,12 @@ def differences(primary: NormalizedRun | None, candidate: NormalizedRun | None) 
     a, b = document(primary), document(candidate)
     if a == b:
         return FieldDiffs(())
-    _align_equal_errors(a, b, primary.error_code, candidate.error_code)
+    _align_equal_errors(
+        a,
+        b,
+        (primary.error_code, primary.error_class),
+        (candidate.error_code, candidate.error_class),
+    )
     _align_order(a, b)
     diff = DeepDiff(a, b, view="tree", threshold_to_diff_deeper=0, ignore_numeric_type_changes=True)
     rows = []
@@ -107,7 +112,7 @@ def field_differences(
 
 
 def _align_equal_errors(
-    a: dict[str, Any], b: dict[str, Any], a_run: str | None, b_run: str | None
+    a: dict[str, Any], b: dict[str, Any], a_run: ErrorOf, b_run: ErrorOf
 ) -> None:
     """Step and retry codes the comparators judge alike are shown alike (not marked)."""
     for part in ("steps", "retries"):

@@ -83,6 +83,10 @@ class Kind(StrEnum):
     MISSING_STATUS = "missing_status"
     # any dimension: findings of one kind beyond `max_findings_per_run`, counted in one
     MORE_FINDINGS = "more_findings"
+    # evidence (steps, retries): a side's records do not show the dimension, so it is not judged
+    NOT_SEEN = "not_seen"
+    # completeness: a scheduled run whose slot is no fire time of its schedule
+    OFF_SCHEDULE = "off_schedule"
 
 
 class Finding(BaseModel):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Final
@@ -25,16 +25,33 @@ from typing import Any, Final
 from shadow.core.evidence import RunEvidence, StepEvidence
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.layout import Side
+from shadow.core.reading import RunReading
 from shadow.core.records import ManifestRecord, Rejected, RejectReason, StatusRecord
-from shadow.core.runs import NO_FIELDS, NormalizedRun, NormStep, RetryInfo, steps_of, word
-from shadow.core.vocabulary import TERMINAL_STATES, RunState, StepState, error_code, run_error_class
+from shadow.core.runs import (
+    NO_FIELDS,
+    NormalizedRun,
+    NormStep,
+    RetryInfo,
+    RunLinks,
+    steps_of,
+    word,
+)
+from shadow.core.vocabulary import (
+    DEFAULT_CLASS_OF,
+    TERMINAL_STATES,
+    RunState,
+    StepState,
+    error_code,
+    run_error_class,
+)
 
 # Bump when a rule here (or in what normalization reads) changes what a run normalizes to: the
 # ledger's stored runs carry the value, and an upgraded shadow re-normalizes instead of reusing
 # runs judged by the old rules. 2: unknown fields of step files, first_seen from versions.
 # 3: end-to-end time rounded to the microsecond. 4: records parsed as standard JSON with bounded
-# integers and times (issue 16), steps beyond `max_steps` rejected.
-RULES_VERSION: Final = 4
+# integers and times (issue 16), steps beyond `max_steps` rejected. 5: declarative profiles
+# (issue 15), error classes from the configuration.
+RULES_VERSION: Final = 5
 DEFAULT_MAX_STEPS: Final = 1000
 
 
@@ -46,6 +63,11 @@ class NormalizeOptions:
     # Steps judged per run (`max_steps_per_run`): the rest are rejected as input, so one run of
     # 50,000 step files costs a bounded alignment and a bounded list of findings.
     max_steps: int = DEFAULT_MAX_STEPS
+    # code -> class: run-level error codes that mean the same thing (spec sections 9 and 10)
+    error_classes: Mapping[str, str] = field(default_factory=lambda: DEFAULT_CLASS_OF)
+    # A scheduled run whose stratum has no schedule takes the stratum of the schedule with its
+    # cron expression (a Cloudflare cron fire knows only its cron line): cron -> stratum.
+    cron_strata: Mapping[str, str] = field(default_factory=dict)
 
 
 _RETRY_KEY = re.compile(r"^step_(\d+)_(.+)$")
@@ -349,6 +371,8 @@ def end_to_end_ms(
 
 
 def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
+    if ev.declared:
+        return normalize_declared(ev, opts)
     findings: list[Finding] = []
     rejected: list[Rejected] = []  # objects rejected here, not by parsing
     status = checked_status(ev, opts, findings, rejected)
@@ -380,7 +404,7 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
         history=history,
         history_mode=ev.history_mode,
         error_code=code,
-        error_class=run_error_class(code),
+        error_class=run_error_class(code, opts.error_classes),
         trigger=trigger,
         started_at=started,
         finished_at=finished,
@@ -398,3 +422,119 @@ def normalize(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
         idempotency_key=str(key) if key is not None else None,
         rejected=tuple(rejected),
     )
+
+
+def cron_key(cron: str) -> str:
+    """A cron expression compared by its fields, whatever the spacing."""
+    return " ".join(cron.split())
+
+
+def normalize_declared(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun:
+    """A run read by a declarative profile (shadow/core/reading.py) as a normalized run.
+
+    Differences from the garden's rules: no run id check (the twin may carry its own id, spec
+    section 10, and the link decides the pair); the error class comes from the migration's
+    table; what the record links to, its slot and its attempts travel in `links`.
+    """
+    rd = ev.reading
+    findings = [rejected_finding(ev.side, r) for r in ev.rejected]
+    if rd is None:
+        rd = _UNREAD
+    state = rd.state
+    history = _declared_history(ev.history, state)
+    stratum = rd.stratum
+    if rd.scheduled and rd.cron is not None and stratum not in opts.cron_strata.values():
+        stratum = opts.cron_strata.get(cron_key(rd.cron), stratum)
+    rows = sorted(rd.steps, key=lambda s: s.number)  # stable: equal numbers keep list order
+    shapes = steps_of([(s.number, s.name, s.state, s.error_code) for s in rows])
+    durations = tuple([s.duration_ms for s in rows])
+    retries = tuple(
+        [
+            RetryInfo(
+                sys.intern(r.scope),
+                r.recovered,
+                word(r.error_code),
+                r.attempts,
+                r.whole_run,
+                r.error_seen,
+            )
+            for r in rd.retries
+        ]
+    )
+    unknown = rd.unknown_fields - opts.vendor_fields
+    vendor = rd.top_fields & opts.vendor_fields
+    code = rd.error_code if state is RunState.FAILED else None
+    started, finished = rd.started_at, rd.finished_at
+    return NormalizedRun(
+        pairing_key=ev.pairing_key,
+        side=ev.side,
+        agent=stratum or ev.agent_from_path or "unknown",
+        run_dir=ev.run_dir,
+        state=state,
+        history=history,
+        history_mode=ev.history_mode,
+        error_code=code,
+        error_class=run_error_class(code, opts.error_classes),
+        trigger=rd.trigger,
+        started_at=started,
+        finished_at=finished,
+        first_seen=ev.first_seen,
+        steps=shapes,
+        step_durations=durations,
+        retries=retries,
+        proposals=0,
+        proposal_outputs=proposals(ev, None, None)[1],
+        unknown_fields=unknown or NO_FIELDS,
+        vendor_fields=vendor or NO_FIELDS,
+        queued_observed=RunState.QUEUED in history,
+        e2e_ms=end_to_end_ms(state, started, finished, shapes, durations, opts),
+        input_findings=tuple(findings),
+        idempotency_key=rd.idempotency_key,
+        links=RunLinks(
+            identity=rd.identity,
+            link=rd.link,
+            attempt=rd.attempt,
+            scheduled=rd.scheduled,
+            slot=rd.slot,
+            queued_at=rd.queued_at,
+            steps_seen=rd.steps_seen,
+            retries_seen=rd.retries_seen,
+        ),
+    )
+
+
+def _declared_history(
+    observed: tuple[RunState, ...], state: RunState | None
+) -> tuple[RunState, ...]:
+    if not observed:
+        return (state,) if state is not None else ()
+    history = list(observed)
+    if state is not None and history[-1] != state:
+        history.append(state)
+    return _collapse(history)
+
+
+# The reading of a run whose run document could not be read at all (rejected before reading).
+_UNREAD: Final = RunReading(
+    state=None,
+    state_word=None,
+    identity=None,
+    link=None,
+    attempt=None,
+    stratum=None,
+    trigger=None,
+    queued_at=None,
+    started_at=None,
+    finished_at=None,
+    idempotency_key=None,
+    error_code=None,
+    scheduled=None,
+    slot=None,
+    cron=None,
+    steps=(),
+    steps_seen=False,
+    retries=(),
+    retries_seen=False,
+    top_fields=frozenset(),
+    unknown_fields=frozenset(),
+)

@@ -12,13 +12,15 @@ Rules (spec sections 2 and 7, report.md `state`):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.layout import Side
 from shadow.core.runs import NormalizedRun
+from shadow.core.schedules import Schedule, snap
 
 
 class PairState(StrEnum):
@@ -41,6 +43,7 @@ class Pair:
     primary: NormalizedRun | None
     candidate: NormalizedRun | None
     state: PairState
+    by_slot: bool = False  # paired on a schedule's fire time: a missing side is a missed slot
 
     @property
     def agent(self) -> str:
@@ -109,14 +112,21 @@ def pair_runs(
     now: float,
     opts: PairingOptions,
     held: frozenset[str] = frozenset(),
+    slotted: frozenset[str] = frozenset(),
 ) -> list[Pair]:
     """Classify every pairing key; the result is sorted by key for a stable report.
 
     `held` keys had an object the store could not read this cycle: their evidence is
-    incomplete, so they stay pending until a scan reads them.
+    incomplete, so they stay pending until a scan reads them. `slotted` keys are schedule slots.
     """
     return [
-        Pair(key, p, c, PairState.PENDING if key in held else classify(p, c, now, opts))
+        Pair(
+            key,
+            p,
+            c,
+            PairState.PENDING if key in held else classify(p, c, now, opts),
+            key in slotted,
+        )
         for key, (p, c) in sorted(runs.items())
     ]
 
@@ -129,15 +139,21 @@ class PairBy(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Grouped:
     sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]]
+    # Findings grouping makes per key: duplicates, scheduled runs that serve no fire time.
     duplicates: dict[str, list[Finding]]
     # Run directories whose key is not their plain pairing key (the same id under two agents).
     renamed: dict[str, str] = field(default_factory=dict)
+    slotted: frozenset[str] = frozenset()  # keys that are schedule slots
 
     def key_of(self, run_dir: str, pairing_key: str) -> str:
         return self.renamed.get(run_dir, pairing_key)
 
 
-def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Grouped:
+def group_runs(
+    runs: Iterable[NormalizedRun],
+    by: PairBy = PairBy.RUN_ID,
+    schedules: Sequence[Schedule] = (),
+) -> Grouped:
     """One run per side and key; extra runs are duplicates, reported and never paired.
 
     The earliest run (by start, then directory) is the one judged, so a replayed message
@@ -146,11 +162,27 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
     in the same `agents/<slug>/runs/`); the same id under two agents' directories is two runs.
     The plain id stays with the primary (the earliest home holding one), so a twin appearing
     under another agent never renames it; every other home's runs are keyed `<id>@<slug>`.
+
+    Runs read by a declarative profile (spec section 10) pair by the link their record names
+    (or, with `pair_by = "idempotency_key"`, that key); a scheduled run without one, in a
+    stratum with a schedule, by the fire time it serves (`<stratum>@<fire time>`); else by their
+    directory. On one side, records sharing the run's own id are deliveries of one run: the
+    latest delivery (highest attempt) is judged, the others are no duplicates. Two runs with
+    different ids under one key are.
     """
     buckets: dict[tuple[str, str], tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
     homes: dict[str, set[str]] = {}
+    by_stratum = {s.stratum: s for s in schedules}
+    slotted: set[str] = set()
+    notes: dict[str, list[Finding]] = {}
+    relinked: dict[str, str] = {}  # run directory -> the key its record names
     for run in runs:
-        if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
+        declared = _declared_key(run, by, by_stratum, slotted, notes) if run.links else None
+        if declared is not None:
+            bucket = (declared, "")
+            if declared != run.pairing_key:
+                relinked[run.run_dir] = declared
+        elif by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
             bucket = (run.idempotency_key, "")  # a chat update id, a message id: any directory
         else:
             bucket = (run.pairing_key, _home(run.run_dir))
@@ -165,7 +197,7 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
         if len(seen) > 1:
             keeps_plain.setdefault(plain, "")  # twins only: every home is renamed
     merged: dict[str, tuple[list[NormalizedRun], list[NormalizedRun]]] = {}
-    renamed: dict[str, str] = {}
+    renamed: dict[str, str] = relinked
     for (plain, home), (prim, cand) in buckets.items():
         key = plain
         if plain in keeps_plain and home != keeps_plain[plain]:
@@ -176,14 +208,82 @@ def group_runs(runs: Iterable[NormalizedRun], by: PairBy = PairBy.RUN_ID) -> Gro
         into[0].extend(prim)
         into[1].extend(cand)
     sides: dict[str, tuple[NormalizedRun | None, NormalizedRun | None]] = {}
-    dupes: dict[str, list[Finding]] = {}
+    dupes: dict[str, list[Finding]] = notes
     for key, (prim, cand) in merged.items():
+        if len(prim) > 1:
+            prim = _latest_deliveries(prim)
+        if len(cand) > 1:
+            cand = _latest_deliveries(cand)
         prim.sort(key=_order)
         cand.sort(key=_order)
         sides[key] = (prim[0] if prim else None, cand[0] if cand else None)
         for extra in (*prim[1:], *cand[1:]):
             dupes.setdefault(key, []).append(_duplicate(key, extra, prim[:1] + cand[:1]))
-    return Grouped(sides, dupes, renamed)
+    return Grouped(sides, dupes, renamed, frozenset(slotted))
+
+
+def _declared_key(
+    run: NormalizedRun,
+    by: PairBy,
+    schedules: dict[str, Schedule],
+    slotted: set[str],
+    notes: dict[str, list[Finding]],
+) -> str | None:
+    """The pairing key a declarative profile's record names; None: pair by directory."""
+    links = run.links
+    assert links is not None
+    if by is PairBy.IDEMPOTENCY_KEY and run.idempotency_key is not None:
+        return run.idempotency_key
+    if links.link is not None:
+        return links.link
+    sched = schedules.get(run.agent)
+    if not links.scheduled or links.slot is None or sched is None:
+        return None
+    fire = snap(sched.cron, links.slot, sched.tolerance_s)
+    key = f"{run.agent}@{_iso(fire if fire is not None else links.slot)}"
+    slotted.add(key)
+    if fire is None:
+        notes.setdefault(key, []).append(_off_schedule(run, sched, key))
+    return key
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _latest_deliveries(runs: list[NormalizedRun]) -> list[NormalizedRun]:
+    """Records of one side sharing their own id are deliveries of one run: keep the latest."""
+    kept: dict[str, NormalizedRun] = {}
+    out: list[NormalizedRun] = []
+    for run in runs:
+        identity = run.links.identity if run.links is not None else None
+        if identity is None:
+            out.append(run)
+            continue
+        seen = kept.get(identity)
+        if seen is None or _delivery_order(run) > _delivery_order(seen):
+            kept[identity] = run
+    return out + list(kept.values())
+
+
+def _delivery_order(run: NormalizedRun) -> tuple[int, float, str]:
+    attempt = run.links.attempt if run.links is not None else None
+    return (attempt or 0, _began(run), run.run_dir)
+
+
+def _off_schedule(run: NormalizedRun, sched: Schedule, key: str) -> Finding:
+    return Finding(
+        dimension=Dimension.COMPLETENESS,
+        kind=Kind.OFF_SCHEDULE,
+        severity=Severity.WARNING,
+        path=f"{run.side.value}.slot",
+        subject=run.agent,
+        primary=run.run_dir if run.side is Side.PRIMARY else None,
+        candidate=run.run_dir if run.side is Side.CANDIDATE else None,
+        message=f"the {run.side.value}'s scheduled {run.agent} run ({key.partition('@')[2]}) serves "
+        f"no fire time of {sched.cron!r} within {sched.tolerance_s:g} s; the fire time it missed "
+        "is reported as missed_schedule",
+    )
 
 
 def _home(run_dir: str) -> str:

@@ -30,6 +30,8 @@ class PairResult:
     duration_ratio: float | None  # candidate / primary end to end, mocked steps excluded
     has_retries: bool
     candidate_ms: float | None = None  # the dry run's end-to-end time, for latency SLOs
+    # Dimensions a side's records did not show (declarative profiles): no evidence either way.
+    unseen: frozenset[Dimension] = frozenset()
     # Computed once: every criterion of every stratum asks it of every result.
     blocking: frozenset[Dimension] = field(init=False, compare=False, repr=False)
 
@@ -37,6 +39,8 @@ class PairResult:
         dims = frozenset(f.dimension for f in self.findings if f.blocking)
         # Most results have none: one shared empty set instead of 216 bytes per result.
         object.__setattr__(self, "blocking", dims or _NONE)
+        if not self.unseen:
+            object.__setattr__(self, "unseen", _NONE)
 
     def blocking_in(self, dimension: Dimension) -> bool:
         return dimension in self.blocking

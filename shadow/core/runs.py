@@ -15,7 +15,7 @@ from shadow.core.evidence import HistoryMode
 from shadow.core.findings import Finding
 from shadow.core.layout import Side
 from shadow.core.records import Rejected
-from shadow.core.vocabulary import RunState, StepState, judged_error
+from shadow.core.vocabulary import RunState, StepState
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -98,10 +98,32 @@ class NormStep:
 
 @value_type
 class RetryInfo:
-    step: str
+    step: str  # the step retried, or "run" for a whole-run retry (`whole_run`)
     recovered: bool
     error_code: str | None
     attempts: int | None
+    # A whole-run retry (a redelivered message, Trigger.dev's attemptCount), not a step's.
+    whole_run: bool = False
+    # False: the last failed attempt's error is not in the records (a count of attempts says
+    # only how many there were), so it is not compared.
+    error_seen: bool = True
+
+
+@value_type
+class RunLinks:
+    """What a declarative profile read beyond the garden contract; None for garden runs.
+
+    Kept apart so the garden's runs (the hot path, held by the million) carry one empty slot.
+    """
+
+    identity: str | None  # the run's own id: records sharing it are deliveries of one run
+    link: str | None  # the pairing key the record names (a primary's id, a job id)
+    attempt: int | None  # this record's delivery number
+    scheduled: bool | None  # None: the profile has no schedule marker
+    slot: float | None  # the fire time a scheduled run serves (epoch s)
+    queued_at: float | None  # when the writer says the run was queued (epoch s)
+    steps_seen: bool  # the record shows steps: without, steps are not judged
+    retries_seen: bool  # the record shows attempts: without, retries are not judged
 
 
 @value_type
@@ -133,6 +155,7 @@ class NormalizedRun:
     # Everything the status, steps and retries comparators look at, and nothing else.
     comparable: tuple[object, ...] = field(default=(), compare=False, repr=False)
     rejected: tuple[Rejected, ...] = ()  # objects normalization rejected (a run id mismatch)
+    links: RunLinks | None = None  # read by a declarative profile; None for the garden contract
 
     def timed_steps(self) -> zip[tuple[NormStep, float | None]]:
         """(step, its duration in ms) in pipeline order."""
@@ -143,6 +166,14 @@ class NormalizedRun:
         return self.state in (RunState.COMPLETED, RunState.FAILED)
 
     @property
+    def steps_visible(self) -> bool:
+        return self.links is None or self.links.steps_seen
+
+    @property
+    def retries_visible(self) -> bool:
+        return self.links is None or self.links.retries_seen
+
+    @property
     def scheduling_ms(self) -> float | None:
         """Requested to running, when known: the run's history begins requested or queued, and
         `first_seen` is when that status was written (the first read's time in the store when
@@ -150,6 +181,10 @@ class NormalizedRun:
         read the run already running, as in a backfill without versions. A wait within the
         store's clock resolution and staleness (`_SAME_MOMENT_S`) is taken off every wait."""
         started, history = self.started_at, self.history
+        links = self.links
+        if links is not None and links.queued_at is not None and started is not None:
+            # The writer's own queue time: no store clock or staleness to allow for.
+            return round(max(0.0, started - links.queued_at) * 1000, 3)
         if started is None or not history or history[0] not in _WAITING:
             return None
         waited = started - self.first_seen
@@ -180,15 +215,30 @@ _SAME_MOMENT_S = 2.0
 
 
 def comparable_of(run: NormalizedRun) -> tuple[object, ...]:
-    code = run.error_code
+    code, cls = run.error_code, run.error_class
+    # A step's or a retry's code that repeats its run's is judged as the run's (its class).
     return (
         run.state,
-        run.error_class,
+        cls,
         run.history,
-        share(tuple([(s.name, s.state, judged_error(s.error_code, code)) for s in run.steps])),
+        share(
+            tuple(
+                [
+                    (s.name, s.state, cls if s.error_code == code else s.error_code)
+                    for s in run.steps
+                ]
+            )
+        ),
         tuple(
             [
-                (r.step, r.recovered, judged_error(r.error_code, code), r.attempts)
+                (
+                    r.step,
+                    r.recovered,
+                    cls if r.error_code == code else r.error_code,
+                    r.attempts,
+                    r.whole_run,
+                    r.error_seen,
+                )
                 for r in run.retries
             ]
         ),

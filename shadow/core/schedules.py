@@ -2,12 +2,15 @@
 
 Rules: for each configured schedule, every fire time inside the evidence window and at least
 `tolerance` before now is expected on both sides as a run of that stratum (agent or job type)
-starting within `tolerance` after the fire time. A fire time without such a run on a side is a
-miss on that side. Pure: fire times come from croniter, a calculator, not a clock.
+serving it: a run whose slot (a declarative profile's schedule marker and slot) or, for the
+garden, whose start lies within `tolerance` after the fire time. A fire time without such a run
+on a side is a miss on that side. Scheduled runs pair by the fire time they serve
+(shadow/core/pairing.py), so a missed slot is this finding, never a lost or orphan run. Pure: fire times come from croniter, a calculator, not a clock.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,15 +64,41 @@ def fire_times(cron: str, start: float, end: float) -> list[float]:
         out.append(t)
 
 
+def snap(cron: str, slot: float, tolerance_s: float) -> float | None:
+    """The fire time `t` a slot serves, `t <= slot < t + tolerance`; None when it serves none."""
+    try:
+        it = croniter(cron, datetime.fromtimestamp(math.floor(slot) + 1, UTC))
+        t = float(it.get_prev(float))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return t if slot - t < tolerance_s else None
+
+
+def scheduled_at(run: NormalizedRun, sched: Schedule) -> float | None:
+    """When a run of the schedule's stratum says it fired, or None if it is no scheduled run.
+
+    A declarative profile with a schedule marker says which runs are scheduled and the slot each
+    serves; otherwise (the garden) a run whose trigger is the schedule's word counts by its start.
+    """
+    links = run.links
+    if links is not None and links.scheduled is not None:
+        if not links.scheduled:
+            return None
+        if links.slot is not None:
+            return links.slot
+    elif sched.trigger is not None and run.trigger != sched.trigger:
+        return None
+    return run.started_at if run.started_at is not None else run.first_seen
+
+
 def _starts(runs: Iterable[NormalizedRun], sched: Schedule) -> dict[Side, list[float]]:
     starts: dict[Side, list[float]] = {Side.PRIMARY: [], Side.CANDIDATE: []}
     for run in runs:
-        if run.agent != sched.stratum or (
-            sched.trigger is not None and run.trigger != sched.trigger
-        ):
+        if run.agent != sched.stratum:
             continue
-        at = run.started_at if run.started_at is not None else run.first_seen
-        starts[run.side].append(at)
+        at = scheduled_at(run, sched)
+        if at is not None:
+            starts[run.side].append(at)
     return {side: sorted(v) for side, v in starts.items()}
 
 

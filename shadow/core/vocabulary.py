@@ -4,14 +4,16 @@ Rules kept here (spec run-records.md sections 3, 5, 6 and 9):
 - A run moves forward along REQUESTED -> QUEUED -> RUNNING -> {COMPLETED, FAILED}; RUNNING may
   repeat (one rewrite per finished step); REQUESTED and QUEUED may fail before start.
 - Nothing leaves a terminal state, and nothing moves backwards.
-- INTERNAL_ERROR and AGENT_TIMEOUT are one code for "retries exhausted" at run level (spec
-  section 9); a step's or a retry's error that repeats its run's own code is judged as that code
-  is (writers copy the run-level code there), any other step or retry code as written.
+- INTERNAL_ERROR and AGENT_TIMEOUT are one class, "retries exhausted", at run level (spec
+  section 9), and so are CANCELED and CANCELLED; a migration may replace the table (section 10).
+  A step's or a retry's error that repeats its run's own code is judged as that code is
+  (writers copy the run-level code there), any other step or retry code as written.
 Supporting another orchestrator is new rows in these tables, not new branches in code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
@@ -79,11 +81,20 @@ ERROR_CODES: Final = frozenset(
     }
 )
 
-# Run-level error codes that mean the same thing; each maps to its class representative.
-RUN_ERROR_EQUIVALENCE: Final[dict[str, str]] = {
-    "AGENT_TIMEOUT": "RETRIES_EXHAUSTED",
-    "INTERNAL_ERROR": "RETRIES_EXHAUSTED",
+# Run-level error codes that mean the same thing, by class (spec section 9; section 10 lets a
+# migration configure its own table, `[error_classes]`, which replaces this default).
+DEFAULT_ERROR_CLASSES: Final[dict[str, tuple[str, ...]]] = {
+    "RETRIES_EXHAUSTED": ("INTERNAL_ERROR", "AGENT_TIMEOUT"),
+    "CANCELED": ("CANCELED", "CANCELLED"),  # Trigger.dev's spelling, Inngest's
 }
+
+
+def class_table(classes: dict[str, tuple[str, ...]] | dict[str, list[str]]) -> dict[str, str]:
+    """code -> class, from class -> codes (each code in at most one class: checked by config)."""
+    return {code: name for name, codes in classes.items() for code in codes}
+
+
+DEFAULT_CLASS_OF: Final[dict[str, str]] = class_table(DEFAULT_ERROR_CLASSES)
 
 # Top-level fields of each record that are never compared (spec section 6). They are dropped
 # by normalization; listing them here keeps them out of unknown_field findings too.
@@ -148,26 +159,25 @@ def error_code(error: str | None) -> str | None:
     return code or None
 
 
-def run_error_class(code: str | None) -> str | None:
-    """Run-level error code with the exhausted-retries equivalence applied."""
+def run_error_class(code: str | None, table: Mapping[str, str] = DEFAULT_CLASS_OF) -> str | None:
+    """Run-level error code with the migration's equivalences applied."""
     if code is None:
         return None
-    return RUN_ERROR_EQUIVALENCE.get(code, code)
+    return table.get(code, code)
 
 
-def judged_error(code: str | None, run_code: str | None) -> str | None:
-    """How a step's or a retry's error code is compared: as its run's code when it repeats it,
-    with the run-level equivalence; otherwise exactly as written (section 9 scopes it to runs)."""
-    return run_error_class(code) if code == run_code else code
+def judged_error(code: str | None, run_code: str | None, run_class: str | None) -> str | None:
+    """How a step's or a retry's error code is compared: as its run's class when it repeats the
+    run's code; otherwise exactly as written (section 9 scopes the equivalences to runs)."""
+    return run_class if code == run_code else code
 
 
-def same_error(
-    primary: str | None, primary_run: str | None, candidate: str | None, candidate_run: str | None
-) -> bool:
+ErrorOf = tuple[str | None, str | None]  # a run's (error code, error class)
+
+
+def same_error(primary: str | None, p_run: ErrorOf, candidate: str | None, c_run: ErrorOf) -> bool:
     """Whether a step's (or a retry's) error codes agree: written alike, or judged alike."""
-    return primary == candidate or judged_error(primary, primary_run) == judged_error(
-        candidate, candidate_run
-    )
+    return primary == candidate or judged_error(primary, *p_run) == judged_error(candidate, *c_run)
 
 
 def is_allowed(src: RunState, dst: RunState) -> bool:

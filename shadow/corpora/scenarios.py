@@ -23,8 +23,9 @@ from typing import Any
 
 from shadow.core.findings import Dimension, Kind
 from shadow.core.layout import Side
-from shadow.core.profiles import SHIPPED, TIME_FIELDS, Profile, RecordKind
+from shadow.core.profiles import TIME_FIELDS, Profile, RecordKind
 from shadow.corpora.demo import MARKER, Planted, _prepare, write_demo
+from shadow.corpora.invented import INVENTED
 
 JITTER = math.log(1.10)  # the dry run takes the primary's time within +-10%
 CONFIG_NAME = "shadow.toml"
@@ -544,8 +545,12 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return json.dumps(value)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(f"no TOML for {value!r}")
 
 
@@ -560,6 +565,13 @@ def config_toml(root: Path, settings: dict[str, Any]) -> str:
                     "",
                     "[[schedules]]",
                     *(f"{k} = {_toml_value(v)}" for k, v in sched.items()),
+                ]
+        elif key == "profiles":
+            for name, table in value.items():
+                tables += [
+                    "",
+                    f"[profiles.{name}]",
+                    *(f"{k} = {_toml_value(v)}" for k, v in table.items()),
                 ]
         elif key == "slos":
             for stratum, slo in value.items():
@@ -604,7 +616,12 @@ def write_scenario(
         raise ValueError(f"scenario {name} needs at least 16 runs per stratum (got {n})")
     built = scenario.build(random.Random(seed), now, plant, n)
     settings = built.config
-    profiles = {s: SHIPPED[settings[f"{s}_profile"]] for s in ("primary", "candidate")}
+    profiles = {s: INVENTED[settings[f"{s}_profile"]] for s in ("primary", "candidate")}
+    settings["profiles"] = {
+        p.name: p.model_dump(mode="json", exclude_defaults=True, exclude={"name"})
+        for p in profiles.values()
+        if p.name != "garden"
+    }
     _prepare(out)
     for p, cs in built.pairs:
         _write(out, p, p.run_id, profiles["primary"], candidate=False)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shadow.comparators import WINDOW, CompareOptions, compare_pair
+from shadow.comparators import WINDOW, CompareOptions, compare_pair, unseen
 from shadow.comparators.side_effects import candidate_effects
 from shadow.comparators.timing import end_to_end, ratio
 from shadow.core.findings import DIMENSION_ORDER, Dimension, Finding, Kind, Severity
@@ -34,6 +34,8 @@ class JudgeOptions:
     schedules: tuple[Schedule, ...] = ()
     # Findings listed per run (`max_findings_per_run`); the rest are counted, see `capped`.
     max_findings: int = DEFAULT_MAX_FINDINGS
+    # Dimensions a side's profile cannot see at all (dimension -> why): never judged a pass.
+    blind: tuple[tuple[str, str], ...] = ()
     # Comparisons of big pairs, valid for exactly these compare options, so kept with them (a
     # cache of a pure function: it never changes a result). Not an argument: `replace` gives new
     # options a memo of their own.
@@ -152,9 +154,11 @@ def judge(
     waivers: tuple[Waiver, ...] = (),
     held: frozenset[str] = frozenset(),
     duplicates: Mapping[str, list[Finding]] | None = None,
+    slotted: frozenset[str] = frozenset(),
 ) -> Judgement:
-    """Judge every pairing key; `duplicates` are findings for runs beyond the first per side."""
-    pairs = pair_runs(dict(runs), now, opts.pairing, held)
+    """Judge every pairing key; `duplicates` are grouping's findings (runs beyond the first per
+    side, scheduled runs off schedule); `slotted` keys pair scheduled runs by their fire time."""
+    pairs = pair_runs(dict(runs), now, opts.pairing, held, slotted)
     extra: list[Mapping[str, list[Finding]]] = [w(pairs, now) for w in WINDOW]
     if duplicates:
         extra.append(duplicates)
@@ -181,7 +185,7 @@ def judge(
         schedule_findings.append(finding)
         if finding.blocking:
             missed.setdefault(c.stratum, []).append(finding.path)
-    readiness = judge_readiness(results, opts.thresholds, missed)
+    readiness = judge_readiness(results, opts.thresholds, missed, dict(opts.blind))
     return Judgement(
         tuple(results),
         {p.key: p for p in pairs},
@@ -225,6 +229,7 @@ def missed_schedule_finding(c: ScheduleCheck) -> Finding | None:
 def _result(pair: Pair, findings: tuple[Finding, ...], excluded: frozenset[str]) -> PairResult:
     p, c = pair.primary, pair.candidate
     p_ms, c_ms = end_to_end(p, c, excluded) if p and c else (None, c.e2e_ms if c else None)
+    blind = unseen(p, c) if p and c else frozenset()
     r = ratio(p_ms, c_ms) if pair.state is PairState.PAIRED else None
     return PairResult(
         key=pair.key,
@@ -236,6 +241,7 @@ def _result(pair: Pair, findings: tuple[Finding, ...], excluded: frozenset[str])
         duration_ratio=r,
         has_retries=bool((p and p.retries) or (c and c.retries)),
         candidate_ms=c_ms,
+        unseen=blind,
     )
 
 

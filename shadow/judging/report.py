@@ -11,13 +11,20 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from shadow.core.findings import Finding, Severity
+from shadow.core.findings import Finding, Kind, Severity
 from shadow.core.pairing import PairState
 from shadow.core.records import Rejected
 from shadow.core.results import Outcome, PairResult
 from shadow.core.waivers import Waiver
 from shadow.judging.judge import Judgement
-from shadow.judging.verdict import Criterion, Readiness, Thresholds, Verdict, judge_readiness
+from shadow.judging.verdict import (
+    Criterion,
+    CriterionStatus,
+    Readiness,
+    Thresholds,
+    Verdict,
+    judge_readiness,
+)
 
 SCHEMA_VERSION = 1
 CLUSTER_EXAMPLES = 5
@@ -124,6 +131,8 @@ class RunOut(BaseModel):
             duration_ratio=self.duration_ratio,
             has_retries=self.has_retries,
             candidate_ms=self.candidate_ms,
+            # What the judge knew from the runs survives as the findings that said so.
+            unseen=frozenset(f.dimension for f in self.findings if f.kind is Kind.NOT_SEEN),
         )
 
 
@@ -226,8 +235,14 @@ def readiness_out(
         strata=strata,
         since=since,
         evidence_mode=modes,
-        summary=strata_summary(strata, noun),
+        summary=strata_summary(strata, noun) + _unverified(r.criteria),
     )
+
+
+def _unverified(criteria: Sequence[Criterion]) -> str:
+    """Criteria without evidence, named in the summary: they must never read as passed."""
+    names = [c.name for c in criteria if c.status is CriterionStatus.NO_EVIDENCE]
+    return f"; no evidence: {', '.join(names)}" if names else ""
 
 
 def strata_summary(strata: Sequence[StratumOut], noun: str) -> str:
@@ -381,7 +396,12 @@ def schedules_out(j: Judgement) -> list[ScheduleOut]:
     return list(out.values())
 
 
-def merge_reports(reports: Sequence[Report], thresholds: Thresholds, now: float) -> Report:
+def merge_reports(
+    reports: Sequence[Report],
+    thresholds: Thresholds,
+    now: float,
+    blind: dict[str, str] | None = None,
+) -> Report:
     """One report from the reports of disjoint shards, re-judged as a whole.
 
     Every criterion is recomputed from the merged runs (timing from their duration ratios), so
@@ -399,7 +419,7 @@ def merge_reports(reports: Sequence[Report], thresholds: Thresholds, now: float)
     for f in missed_findings:
         if f.blocking:
             missed.setdefault(f.subject or "", []).append(f.path)
-    readiness = judge_readiness(results, thresholds, missed)
+    readiness = judge_readiness(results, thresholds, missed, blind)
     rejected = [x for rep in reports for x in rep.rejected]
     out = readiness_out(readiness, None, _sum_maps(rep.readiness.evidence_mode for rep in reports))
     return Report(

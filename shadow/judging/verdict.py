@@ -39,6 +39,9 @@ class CriterionStatus(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     INSUFFICIENT = "insufficient"
+    # Nothing to judge on (no retried pair, or a profile that cannot see the dimension): said
+    # so, never a pass; it does not block the verdict, which has no evidence against it either.
+    NO_EVIDENCE = "no_evidence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +114,29 @@ COUNTED: tuple[Dimension, ...] = (
 EXAMPLES = 5
 
 
-def parity_criterion(dim: Dimension, results: Sequence[PairResult], t: Thresholds) -> Criterion:
+def parity_criterion(
+    dim: Dimension,
+    results: Sequence[PairResult],
+    t: Thresholds,
+    blind: Mapping[str, str] | None = None,
+) -> Criterion:
+    """`blind`: dimensions a side's profile cannot see at all, with why (spec section 10)."""
     threshold = float(getattr(t, dim.value))
     paired = [r for r in results if r.state is PairState.PAIRED]
+    seen = [r for r in paired if dim not in r.unseen]
     if dim is Dimension.RETRIES:
-        paired = [r for r in paired if r.has_retries or r.blocking_in(dim)]
+        seen = [r for r in seen if r.has_retries or r.blocking_in(dim)]
     bad = [r.key for r in results if r.blocking_in(dim)]
-    bad_paired = sum(1 for r in paired if r.blocking_in(dim))
-    measured = 1.0 - bad_paired / len(paired) if paired else None
+    bad_paired = sum(1 for r in seen if r.blocking_in(dim))
+    measured = 1.0 - bad_paired / len(seen) if seen else None
     failed = (measured is not None and measured < threshold) or (threshold >= 1.0 and bad)
     status = CriterionStatus.FAIL if failed else CriterionStatus.PASS
-    detail = f"{len(paired) - bad_paired} of {len(paired)} pairs agree"
+    detail = f"{len(seen) - bad_paired} of {len(seen)} pairs agree"
+    why = (blind or {}).get(dim.value)
+    if not failed and (why or not seen):
+        status = CriterionStatus.NO_EVIDENCE
+        detail = "no evidence: " + (why or _nothing_seen(dim, paired))
+    paired = seen
     return Criterion(
         dim.value,
         status,
@@ -131,6 +146,17 @@ def parity_criterion(dim: Dimension, results: Sequence[PairResult], t: Threshold
         tuple(bad[:EXAMPLES] or [r.key for r in paired[:EXAMPLES]]),
         detail,
     )
+
+
+def _nothing_seen(dim: Dimension, paired: Sequence[PairResult]) -> str:
+    hidden = sum(1 for r in paired if dim in r.unseen)
+    if dim is Dimension.RETRIES:
+        what = "no paired run retried on either side"
+    else:
+        what = f"no pair shows {dim.value} on both sides"
+    if hidden:
+        what += f"; {hidden} pair(s) where a side's records do not show {dim.value}"
+    return what + " (not a pass)"
 
 
 def count_criterion(
@@ -282,8 +308,9 @@ def criteria_for(
     t: Thresholds,
     missed: Sequence[str] = (),
     slo: LatencySLO | None = None,
+    blind: Mapping[str, str] | None = None,
 ) -> list[Criterion]:
-    out = [parity_criterion(d, results, t) for d in PARITY]
+    out = [parity_criterion(d, results, t, blind) for d in PARITY]
     out.append(timing_criterion(results, t, slo))
     out.extend(
         count_criterion(d, results, t, missed if d is Dimension.COMPLETENESS else ())
@@ -301,9 +328,13 @@ def _verdict(criteria: Sequence[Criterion]) -> Verdict:
 
 
 def judge_readiness(
-    results: Sequence[PairResult], t: Thresholds, missed: Mapping[str, Sequence[str]] | None = None
+    results: Sequence[PairResult],
+    t: Thresholds,
+    missed: Mapping[str, Sequence[str]] | None = None,
+    blind: Mapping[str, str] | None = None,
 ) -> Readiness:
-    """`missed` lists missed scheduled runs per stratum; they fail completeness."""
+    """`missed` lists missed scheduled runs per stratum; they fail completeness. `blind` names
+    the dimensions a side's profile cannot see (criterion name -> why)."""
     missed = missed or {}
     by_agent: dict[str, list[PairResult]] = {}
     for r in results:  # one pass: a pass per stratum is quadratic with many job types
@@ -313,7 +344,7 @@ def judge_readiness(
     strata = []
     for agent in agents:
         mine = by_agent[agent]
-        crit = criteria_for(mine, t, missed.get(agent, ()), t.slo_for(agent))
+        crit = criteria_for(mine, t, missed.get(agent, ()), t.slo_for(agent), blind)
         enough = pairs_by_agent[agent] >= t.min_pairs_per_agent
         crit.append(
             Criterion(
@@ -327,7 +358,7 @@ def judge_readiness(
             )
         )
         strata.append(Stratum(agent, _verdict(crit), pairs_by_agent[agent], tuple(crit)))
-    criteria = criteria_for(results, t, [m for ms in missed.values() for m in ms])
+    criteria = criteria_for(results, t, [m for ms in missed.values() for m in ms], None, blind)
     criteria.append(evidence_criterion(results, t, pairs_by_agent))
     verdict = _verdict([*criteria, *(c for s in strata for c in s.criteria)])
     reasons, needs = explain(criteria, strata, t)

@@ -22,10 +22,10 @@ from shadow.core.evidence import HistoryMode
 from shadow.core.findings import Finding
 from shadow.core.layout import Side
 from shadow.core.records import Rejected
-from shadow.core.runs import NormalizedRun, RetryInfo, steps_of, word
+from shadow.core.runs import NormalizedRun, RetryInfo, RunLinks, steps_of, word
 from shadow.core.vocabulary import RunState, StepState
 
-VERSION: Final = 1
+VERSION: Final = 2  # 2: retries' scope and error_seen, a declarative run's links
 # Enum lookups by value through plain dicts: a call such as RunState(x) costs ten times more.
 _RUN_STATE: Final[dict[str, RunState]] = {s.value: s for s in RunState}
 _STEP_STATE: Final[dict[str, StepState]] = {s.value: s for s in StepState}
@@ -38,7 +38,7 @@ ENCODED_FIELDS: Final = (
     "pairing_key", "side", "agent", "run_dir", "state", "history", "history_mode", "error_code",
     "error_class", "trigger", "started_at", "finished_at", "first_seen", "steps", "retries",
     "proposals", "proposal_outputs", "unknown_fields", "vendor_fields", "queued_observed",
-    "e2e_ms", "input_findings", "idempotency_key", "rejected",
+    "e2e_ms", "input_findings", "idempotency_key", "rejected", "links",
 )  # fmt: skip
 
 
@@ -63,7 +63,7 @@ def encode(run: NormalizedRun, rejected: tuple[Rejected, ...]) -> bytes:
         run.finished_at,
         run.first_seen,
         [[s.number, s.name, s.state.value, s.error_code, ms] for s, ms in run.timed_steps()],
-        [[r.step, r.recovered, r.error_code, r.attempts] for r in run.retries],
+        [_retry(r) for r in run.retries],
         run.proposals,
         list(run.proposal_outputs),
         sorted(run.unknown_fields),
@@ -73,12 +73,35 @@ def encode(run: NormalizedRun, rejected: tuple[Rejected, ...]) -> bytes:
         [f.model_dump(mode="json", exclude_defaults=True) for f in run.input_findings],
         run.idempotency_key,
         [r.model_dump(mode="json") for r in run.rejected],
+        _links(run.links),
         [r.model_dump(mode="json") for r in rejected],
     ]
     try:
         return orjson.dumps(body)
     except orjson.JSONEncodeError:  # an int beyond 64 bits, a lone surrogate: rare, still kept
         return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _retry(r: RetryInfo) -> list[Any]:
+    row: list[Any] = [r.step, r.recovered, r.error_code, r.attempts]
+    if r.whole_run or not r.error_seen:  # the garden's retries keep their four fields
+        row += [r.whole_run, r.error_seen]
+    return row
+
+
+def _links(links: RunLinks | None) -> list[Any] | None:
+    if links is None:
+        return None
+    return [
+        links.identity,
+        links.link,
+        links.attempt,
+        links.scheduled,
+        links.slot,
+        links.queued_at,
+        links.steps_seen,
+        links.retries_seen,
+    ]
 
 
 def decode(data: bytes) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
@@ -118,9 +141,7 @@ def _build(b: list[Any]) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
         first_seen=b[13],
         steps=steps_of([(n, name, _STEP_STATE[st], err) for n, name, st, err, _ in b[14]]),
         step_durations=tuple([row[4] for row in b[14]]),
-        retries=tuple(
-            [RetryInfo(sys.intern(step), rec, word(err), att) for step, rec, err, att in b[15]]
-        ),
+        retries=tuple([_retry_of(row) for row in b[15]]),
         proposals=b[16],
         proposal_outputs=tuple(b[17]),
         unknown_fields=frozenset(b[18]),
@@ -130,8 +151,14 @@ def _build(b: list[Any]) -> tuple[NormalizedRun, tuple[Rejected, ...]]:
         input_findings=tuple([Finding.model_validate(f) for f in b[22]]) if b[22] else (),
         idempotency_key=b[23],
         rejected=_rejected(b[24]),
+        links=RunLinks(*b[25]) if b[25] is not None else None,
     )
-    return run, _rejected(b[25])
+    return run, _rejected(b[26])
+
+
+def _retry_of(row: list[Any]) -> RetryInfo:
+    step, rec, err, att, *more = row
+    return RetryInfo(sys.intern(step), rec, word(err), att, *more)
 
 
 def _rejected(rows: list[Any]) -> tuple[Rejected, ...]:

@@ -12,7 +12,7 @@ from shadow.core.assemble import RunObjects, assemble, group_objects
 from shadow.core.layout import KeyLayout, Layout, parse_step_file
 from shadow.core.normalize import NormalizeOptions, normalize
 from shadow.core.objects import StoredObject
-from shadow.core.profiles import SHIPPED, translate
+from shadow.core.profiles import translate
 from shadow.core.records import (
     ManifestRecord,
     Rejected,
@@ -21,6 +21,7 @@ from shadow.core.records import (
     load_object,
     validate,
 )
+from shadow.corpora.invented import INVENTED
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
@@ -74,10 +75,12 @@ def test_any_object_validates_or_is_rejected(doc: dict, model: type) -> None:  #
 
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None)
-@given(PLAUSIBLE, st.sampled_from(sorted(SHIPPED)), st.sampled_from(["status", "manifest", "step"]))
+@given(
+    PLAUSIBLE, st.sampled_from(sorted(INVENTED)), st.sampled_from(["status", "manifest", "step"])
+)
 def test_profiles_translate_any_document(doc: dict, profile: str, kind: str) -> None:  # type: ignore[type-arg]
     """Translating any document through any shipped profile returns a dict."""
-    assert isinstance(translate(doc, kind, SHIPPED[profile]), dict)  # type: ignore[arg-type]
+    assert isinstance(translate(doc, kind, INVENTED[profile]), dict)  # type: ignore[arg-type]
 
 
 @settings(max_examples=300, deadline=None)

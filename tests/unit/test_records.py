@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shadow.core.layout import KeyLayout, Layout, ObjectKind, Side, parse_step_file
-from shadow.core.profiles import SHIPPED, translate
+from shadow.core.profiles import translate
 from shadow.core.records import (
     ManifestRecord,
     Rejected,
@@ -17,6 +17,7 @@ from shadow.core.records import (
     load_object,
     validate,
 )
+from shadow.corpora.invented import INVENTED
 
 KEY = "runs/run_1/status.json"
 STATUS = {
@@ -195,7 +196,7 @@ def test_trigger_dev_profile_translates_vocabulary_fields_and_epoch_ms() -> None
         "startedAt": 1_772_000_000_000,
         "completedAt": 1_772_000_060_000,
     }
-    out = validate(KEY, translate(doc, "status", SHIPPED["trigger-dev"]), StatusRecord)
+    out = validate(KEY, translate(doc, "status", INVENTED["trigger-dev"]), StatusRecord)
     assert isinstance(out, StatusRecord)
     assert (
         out.run_id,
@@ -205,7 +206,7 @@ def test_trigger_dev_profile_translates_vocabulary_fields_and_epoch_ms() -> None
     ) == ("r1", "ingest", "failed", "AGENT_TIMEOUT")
     assert (out.finished_at - out.started_at).total_seconds() == 60  # type: ignore[operator]
     unknown = validate(
-        KEY, translate({**doc, "status": "PAUSED"}, "status", SHIPPED["trigger-dev"]), StatusRecord
+        KEY, translate({**doc, "status": "PAUSED"}, "status", INVENTED["trigger-dev"]), StatusRecord
     )
     assert isinstance(unknown, Rejected) and unknown.reason == RejectReason.UNKNOWN_STATUS
 
@@ -213,7 +214,7 @@ def test_trigger_dev_profile_translates_vocabulary_fields_and_epoch_ms() -> None
 def test_dead_lettered_is_failed_with_retries_exhausted() -> None:
     """A queue consumer's dead-lettered message is a failed run, retries exhausted."""
     doc = {"run_id": "m1", "job_type": "delete-document", "status": "dead_lettered"}
-    out = validate(KEY, translate(doc, "status", SHIPPED["queue-consumer"]), StatusRecord)
+    out = validate(KEY, translate(doc, "status", INVENTED["queue-consumer"]), StatusRecord)
     assert isinstance(out, StatusRecord)
     assert (
         out.status.value,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shadow.core.profiles import SHIPPED, translate
+from shadow.core.profiles import translate
 from shadow.core.records import ManifestRecord, StatusRecord, StepRecord, validate
+from shadow.corpora.invented import INVENTED
 from shadow.corpora.scenarios import encode, write_scenario
 
 AT = datetime(2026, 2, 20, 9, 30, 15, 250000, tzinfo=UTC)
@@ -26,10 +27,10 @@ STATUS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED))
+@pytest.mark.parametrize("name", sorted(INVENTED))
 def test_encoded_records_translate_back_to_the_canonical_record(name: str) -> None:
     """Writing through a profile and reading through it again loses nothing shadow compares."""
-    profile = SHIPPED[name]
+    profile = INVENTED[name]
     status = validate(
         "k", translate(encode(STATUS, "status", profile), "status", profile), StatusRecord
     )
@@ -53,7 +54,7 @@ def test_encoded_records_translate_back_to_the_canonical_record(name: str) -> No
 
 def test_trigger_dev_records_are_camel_case_with_epoch_ms() -> None:
     """The candidate of the chat scenario writes as Trigger.dev does, not in the spec's names."""
-    doc = encode(STATUS, "status", SHIPPED["trigger-dev"])
+    doc = encode(STATUS, "status", INVENTED["trigger-dev"])
     assert doc["runId"] == "r1" and doc["taskIdentifier"] == "document-ingestion"
     assert doc["status"] == "FAILED" and doc["startedAt"] == round(AT.timestamp() * 1000)
 
