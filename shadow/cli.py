@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from shadow import __version__
+from shadow import __version__, profilecheck
 from shadow.errors import ShadowError, UsageError
 from shadow.logs import configure as configure_logging
 from shadow.malloc import pin_mmap_threshold
@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk = sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     _common(chk)
+    profilecheck.register(sub)
     srv = sub.add_parser("serve", help="watch the source continuously and serve the API")
     _common(srv, now=False)
     srv.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -507,6 +508,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": cmd_check_config,
     "merge": cmd_merge,
     "serve": cmd_serve,
+    "profile": lambda args: profilecheck.run(args),
 }
 
 

@@ -175,7 +175,15 @@ def _branch(t: GetterTable) -> Branch:
 def _label(t: GetterTable) -> str:
     if t.model_fields_set == {"path"}:
         return repr(t.path)
-    parts = [f"{k} = {getattr(t, k)!r}" for k in type(t).model_fields if k in t.model_fields_set]
+    parts = []
+    for k in type(t).model_fields:
+        if k not in t.model_fields_set:
+            continue
+        v = getattr(t, k)
+        shown = (
+            f"{{{len(v)} words}}" if k == "map" and isinstance(v, dict) and len(v) > 3 else repr(v)
+        )
+        parts.append(f"{k} = {shown}")
     return "{ " + ", ".join(parts) + " }"
 
 

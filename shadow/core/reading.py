@@ -233,7 +233,8 @@ def read_run(
     fields: dict[str, Any] = {}
     for name in ("identity", "link", "stratum", "trigger", "idempotency_key"):
         getter = cp.run["id" if name == "identity" else name]
-        fields[name] = _safe(lambda g=getter, n=name: r.text(f"run.{n}", g, node))
+        label = "run.id" if name == "identity" else f"run.{name}"
+        fields[name] = _safe(lambda g=getter, n=label: r.text(n, g, node))
     fields["attempt"] = _safe(lambda: r.integer("run.attempt", cp.run["attempt"], node))
     for name in ("queued_at", "started_at", "finished_at"):
         getter = cp.run[name]
@@ -362,7 +363,7 @@ def _steps(
         r.reads.append(
             FieldRead(
                 "steps",
-                None,
+                "read",
                 f"{len(items)} element(s), {len(elements)} kept",
                 [f"{s.number} {s.name} {s.state.value}" for s in steps],
             )
