@@ -214,8 +214,8 @@ def resolve_profile(spec: str, settings: Settings) -> Profile:
         return SHIPPED[spec]
     path = Path(spec)
     if not path.is_file():
-        known = ", ".join(sorted({*SHIPPED, *settings.profiles}))
-        raise UsageError(f"{spec!r} is neither a profile ({known}) nor a TOML file")
+        names = ", ".join(sorted({*SHIPPED, *settings.profiles}))
+        raise UsageError(f"{spec!r} is neither a profile ({names}) nor a TOML file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
