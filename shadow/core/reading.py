@@ -145,6 +145,7 @@ class _Reader:
         self.explain = explain
         self.reads: list[FieldRead] = []
         self.problems: list[Problem] = []
+        self.document = ""  # the document being read, for the key a problem is reported on
 
     def get(self, name: str, getter: Getter, node: Any, **kw: Any) -> tuple[Any, Branch | None]:
         value, branch, raw = evaluate(getter, node, self.docs, **kw)
@@ -159,6 +160,7 @@ class _Reader:
             self.reads[-1] = FieldRead(name, last.branch, last.raw, value)
 
     def fail(self, reason: str, where: str, detail: str, *, fatal: bool, **kw: Any) -> None:
+        kw.setdefault("document", self.document)
         self.problems.append(Problem(reason, where, detail, **kw))
         if fatal:
             raise _Fatal
@@ -337,9 +339,10 @@ def _steps(
     """(steps, per-step retries, steps seen, attempts seen)."""
     if spec is None:
         return (), (), False, False
-    items, _ = r.get("steps.list", spec.items, node)
+    items, branch = r.get("steps.list", spec.items, node)
     if not isinstance(items, list):
         return (), (), False, False
+    r.document = branch.doc or "" if branch is not None else ""
     elements = [
         e for e in items if not spec.exclude or evaluate(spec.exclude, e, r.docs)[0] is ABSENT
     ]
@@ -358,7 +361,7 @@ def _steps(
             if retry is not None:
                 retries.append(retry)
     finally:
-        r.explain = explain
+        r.explain, r.document = explain, ""
     if explain:
         r.reads.append(
             FieldRead(
