@@ -375,3 +375,14 @@ def test_the_candidate_side_reads_the_same() -> None:
     run = read(TD, "trigger-dev/current/completed.json", run_dir="runs/run_x-dryrun/")
     assert run.side is Side.CANDIDATE and run.links is not None
     assert run.links.link == "01KJMATB7T84G7ZWYRD6Z1RV0W"
+
+
+def test_the_documentation_shows_each_shipped_profile_as_shipped() -> None:
+    """docs/profiles.md carries each shipped profile's text verbatim: what a user copies reads."""
+    from pathlib import Path
+
+    from shadow.core.shipped import SHIPPED_TEXT
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "profiles.md").read_text()
+    for name, text in SHIPPED_TEXT.items():
+        assert text.strip() in docs, name
