@@ -437,7 +437,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise ShadowError(f"{path}: not a readable shadow report ({exc})") from None
     try:
-        merged = merge_reports(reports, engine_options(_settings(args)).judge.thresholds, at)
+        judge_opts = engine_options(_settings(args)).judge
+        merged = merge_reports(reports, judge_opts.thresholds, at, dict(judge_opts.blind))
     except ValueError as exc:
         raise ShadowError(str(exc)) from None
     print(merged.model_dump_json(indent=2))

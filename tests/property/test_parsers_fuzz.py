@@ -129,3 +129,44 @@ def test_any_run_directory_normalizes(files: list[tuple[str, bytes]]) -> None:
     accepted = (ev.status is not None) + (ev.manifest is not None) + len(ev.steps)
     assert len(json_objects) == accepted + len(ev.rejected)
     assert run.pairing_key == "r1"
+
+
+VENDOR_KEYS = [
+    "id", "status", "data", "outcome", "message", "update", "attempts", "attemptCount",
+    "relatedRuns", "children", "error", "output", "schedule", "payload", "metadata", "trigger",
+    "startedAt", "finishedAt", "queuedAt", "endedAt", "delivery", "rootSpan", "trace", "name",
+    "durationMs", "scheduled", "body", "jobId", "primaryRunId", "eventIds", "timestamp",
+]  # fmt: skip
+VENDOR_DOC = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(VENDOR_KEYS) | st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(
+        ["trigger-dev", "trigger-dev-traced", "inngest", "cf-queues-consumer", "telegram-bot"]
+    ),
+    st.dictionaries(st.sampled_from(VENDOR_KEYS), VENDOR_DOC, max_size=10),
+    st.binary(max_size=200) | VENDOR_DOC.map(lambda v: json.dumps(v).encode()),
+)
+def test_any_vendor_document_reads_or_is_rejected(profile: str, doc: dict, trace: bytes) -> None:  # type: ignore[type-arg]
+    """Through every shipped declarative profile, any run document (and any trace beside it)
+    assembles and normalizes; a run without a readable state carries the rejection that says why."""
+    from shadow.core.shipped import SHIPPED
+
+    body = json.dumps(doc).encode()
+    objs = [
+        StoredObject("runs/r1/status.json", "e", len(body), 0.0, 0.0, body),
+        StoredObject("runs/r1/trace.json", "e", len(trace), 0.0, 0.0, trace),
+    ]
+    group: RunObjects = next(iter(group_objects(objs, KeyLayout(Layout.FLAT)).values()))
+    bodies = {o.key: o.body for o in objs if o.body is not None}
+    ev = assemble(group, bodies, None, 1024 * 1024, SHIPPED[profile])
+    run = normalize(ev, NormalizeOptions())
+    assert run.state is not None or run.input_findings

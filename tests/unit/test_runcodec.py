@@ -87,3 +87,25 @@ def test_runs_held_in_memory_share_recurring_values_and_still_compare_by_content
     assert twin(primary).comparable == primary.comparable
     assert len({d.comparable for d in distinct}) == 5
     assert twin(distinct[4]).comparable == distinct[4].comparable != distinct[3].comparable
+
+
+def test_vendor_runs_round_trip_with_their_links_and_retry_scopes() -> None:
+    """A declarative profile's run keeps its link, slot, deliveries and whole-run retries."""
+    from shadow.core.shipped import SHIPPED
+    from tests.vendor_reading import read
+
+    runs = [
+        read(SHIPPED["trigger-dev"], "trigger-dev/current/retried-recovered.json"),
+        read(SHIPPED["trigger-dev"], "trigger-dev/current/scheduled.json"),
+        read(SHIPPED["cf-queues-consumer"], "cloudflare-queues/failed-final-attempt.json"),
+        read(
+            SHIPPED["inngest"],
+            "inngest/v2/run-failed.json",
+            {"trace": "inngest/v2/trace-failed.json"},
+        ),
+        read(SHIPPED["inngest"], {"data": {"status": "PAUSED"}}),  # rejected: no state
+    ]
+    assert runs[0].retries[0].whole_run and not runs[0].retries[0].error_seen
+    for run in runs:
+        again, _ = runcodec.decode(runcodec.encode(run, run.rejected))
+        assert again == run and again.links == run.links and again.comparable == run.comparable
