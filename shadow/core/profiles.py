@@ -411,9 +411,7 @@ def resolve_extends(
         if isinstance(base, Profile):
             base = base.model_dump(by_alias=True, exclude_defaults=True)
         merged = _merge(base, {k: v for k, v in own.items() if k != "extends"})
-        merged.setdefault("name", name)
-        if "name" not in own:
-            merged["name"] = name
+        merged["name"] = own.get("name", name)  # the base's name is not this profile's
         out[name] = merged
         return merged
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from shadow.core.getters import (
     ABSENT,
@@ -165,6 +165,11 @@ class _Reader:
         if fatal:
             raise _Fatal
 
+    def reject(self, reason: str, where: str, detail: str, **kw: Any) -> NoReturn:
+        """A problem that rejects the record."""
+        self.fail(reason, where, detail, fatal=False, **kw)
+        raise _Fatal
+
     # --- typed reads ---
 
     def text(self, name: str, getter: Getter, node: Any, *, fatal: bool = True) -> str | None:
@@ -282,33 +287,28 @@ def _safe(read: Any) -> Any:
 
 
 def _state(r: _Reader, node: Any) -> tuple[RunState, str | None]:
-    """The run's canonical state and the writer's own word; rejects the record (raises _Fatal)
-    when the word is not understood or absent."""
+    """The run's canonical state and the writer's own word; rejects the record when the word is
+    not understood or absent."""
     value, branch = r.get("run.state", r.cp.run["state"], node, closed=True)
     if value is ABSENT:
-        r.fail(
-            "schema_violation", "run.state", "no state: the state getter found nothing", fatal=True
-        )
+        r.reject("schema_violation", "run.state", "no state: the state getter found nothing")
     if isinstance(value, Unmapped):
-        value = value.raw
-        shown = repr(value) if isinstance(value, dict | list) else to_text(value)
-        r.fail(
+        raw = value.raw
+        shown = repr(raw) if isinstance(raw, dict | list) else to_text(raw)
+        r.reject(
             "unknown_status",
             "run.state",
             f"state {shown!r} is not a word this profile knows",
-            fatal=True,
             word=shown,
         )
     state = _RUN_STATES.get(value) if isinstance(value, str) else None
     if state is None:
-        r.fail(
+        r.reject(
             "unknown_status",
             "run.state",
             f"state {value!r} is not a canonical run state ({', '.join(_RUN_STATES)})",
-            fatal=True,
             word=str(value),
         )
-        raise _Fatal  # unreachable: fail raised; for the type checker
     return state, _word_of(branch, node, r) if branch is not None else None
 
 
