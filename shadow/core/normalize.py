@@ -446,6 +446,10 @@ def normalize_declared(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun
     if rd.scheduled and rd.cron is not None and stratum not in opts.cron_strata.values():
         stratum = opts.cron_strata.get(cron_key(rd.cron), stratum)
     rows = sorted(rd.steps, key=lambda s: s.number)  # stable: equal numbers keep list order
+    rejected: list[Rejected] = []
+    if len(rows) > opts.max_steps:  # as for step files: judged on the first `max_steps` only
+        beyond, rows = rows[opts.max_steps :], rows[: opts.max_steps]
+        _reject_listed_steps(ev, len(beyond), opts.max_steps, findings, rejected)
     shapes = steps_of([(s.number, s.name, s.state, s.error_code) for s in rows])
     durations = tuple([s.duration_ms for s in rows])
     retries = tuple(
@@ -490,6 +494,7 @@ def normalize_declared(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun
         e2e_ms=end_to_end_ms(state, started, finished, shapes, durations, opts),
         input_findings=tuple(findings),
         idempotency_key=rd.idempotency_key,
+        rejected=tuple(rejected),
         links=RunLinks(
             identity=rd.identity,
             link=rd.link,
@@ -500,6 +505,26 @@ def normalize_declared(ev: RunEvidence, opts: NormalizeOptions) -> NormalizedRun
             steps_seen=rd.steps_seen,
             retries_seen=rd.retries_seen,
         ),
+    )
+
+
+def _reject_listed_steps(
+    ev: RunEvidence, beyond: int, max_steps: int, findings: list[Finding], rejected: list[Rejected]
+) -> None:
+    """Steps of a list beyond the cap: one rejection of the run's record, one input error."""
+    total = max_steps + beyond
+    detail = f"{total} steps, more than max_steps_per_run ({max_steps}): {beyond} not judged"
+    rejected.append(
+        Rejected(key=ev.status_key or ev.run_dir, reason=RejectReason.TOO_MANY_STEPS, detail=detail)
+    )
+    findings.append(
+        _input_finding(
+            Kind.TOO_MANY_STEPS,
+            Severity.ERROR,
+            "steps",
+            f"{ev.side.value} run has {detail}",
+            **{ev.side.value: {"steps": total, "judged": max_steps}},
+        )
     )
 
 

@@ -386,3 +386,19 @@ def test_the_documentation_shows_each_shipped_profile_as_shipped() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "profiles.md").read_text()
     for name, text in SHIPPED_TEXT.items():
         assert text.strip() in docs, name
+
+
+def test_steps_beyond_the_cap_are_not_judged_and_said_so() -> None:
+    """max_steps_per_run bounds a list of steps as it bounds step files."""
+    trace = fixture("inngest/v2/trace-retried-recovered.json")
+    span = trace["data"]["rootSpan"]["children"][1]
+    trace["data"]["rootSpan"]["children"] = [dict(span, name=f"s{i}") for i in range(12)]
+    run = read(
+        INNGEST,
+        "inngest/v2/run-retried-recovered.json",
+        {"trace": trace},
+        opts=NormalizeOptions(max_steps=10),
+    )
+    assert [s.name for s in run.steps] == [f"s{i}" for i in range(10)]
+    (finding,) = run.input_findings
+    assert finding.kind is Kind.TOO_MANY_STEPS and "2 not judged" in finding.message
