@@ -24,6 +24,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue, model_validator
 
+from shadow.core.records import EARLIEST, LATEST
+
 TimeFormat = Literal["iso", "epoch_ms", "epoch_s"]
 Scalar = bool | int | float | str
 
@@ -275,9 +277,9 @@ def _one(b: Branch, node: Any, docs: Docs, closed: bool) -> tuple[Any, Any]:
 
 # --- values as the canonical fields need them ------------------------------------------------
 
-# Seconds since the epoch of 9999-12-31T23:59:59Z and of 0001-01-01: what a datetime can hold.
-_MAX_EPOCH_S: Final = 253402300799.0
-_MIN_EPOCH_S: Final = -62135596800.0
+# The range the garden's records accept (shadow/core/records.py): the Unix epoch to 2200 UTC.
+_MIN_EPOCH_S: Final = EARLIEST.timestamp()
+_MAX_EPOCH_S: Final = LATEST.timestamp()
 
 
 class BadValue(ValueError):
@@ -292,14 +294,15 @@ def to_epoch(value: Any, fmt: TimeFormat) -> float:
             raise BadValue(f"expected an ISO-8601 time, got {_short(value)}")
         try:
             at = datetime.fromisoformat(value)
-        except ValueError:
-            raise BadValue(f"not an ISO-8601 time: {_short(value)}") from None
-        return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
-    number = to_number(value)
-    seconds = number / 1000 if fmt == "epoch_ms" else number
-    if not _MIN_EPOCH_S <= seconds <= _MAX_EPOCH_S:
-        raise BadValue(f"time {_short(value)} ({fmt}) is out of range")
-    return seconds
+            seconds = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+        except (ValueError, OverflowError):
+            raise BadValue(f"not an ISO-8601 time in range: {_short(value)}") from None
+    else:
+        number = to_number(value)
+        seconds = number / 1000 if fmt == "epoch_ms" else number
+    if not _MIN_EPOCH_S <= seconds < _MAX_EPOCH_S:
+        raise BadValue(f"time {_short(value)} is outside 1970-01-01 to 2200-01-01 (UTC)")
+    return float(seconds)
 
 
 def to_number(value: Any) -> float | int:

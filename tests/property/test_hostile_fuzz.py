@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from shadow.bootstrap import make_engine
 from shadow.cli import main
 from shadow.config import load_settings
-from shadow.core.profiles import SHIPPED, translate
+from shadow.core.profiles import translate
+from shadow.core.reading import read_run
 from shadow.core.records import (
     EARLIEST,
     INT64_MAX,
@@ -39,6 +40,8 @@ from shadow.core.records import (
     parse_json,
     validate,
 )
+from shadow.core.shipped import SHIPPED
+from shadow.corpora.invented import INVENTED
 
 NOW_ISO = "2026-03-01T12:00:00Z"
 NOW = datetime.fromisoformat(NOW_ISO).timestamp()
@@ -145,10 +148,15 @@ def test_every_parser_rejects_a_hostile_value(case: tuple[str, bytes]) -> None:
     out = validate("k", doc, MODEL[kind])
     assert isinstance(out, Rejected), f"accepted {body!r}"
     out.model_dump_json()
-    for profile in SHIPPED.values():
+    for profile in INVENTED.values():  # garden-form renames
         translated = validate("k", translate(doc, kind, profile), MODEL[kind])  # type: ignore[arg-type]
         if not isinstance(translated, Rejected):
             _accepted_is_bounded(translated)
+    for profile in SHIPPED.values():  # declarative: read, never raised, times in range
+        if profile.declarative:
+            reading = read_run(doc, {"trace": doc}, profile.compiled)
+            for at in (reading.started_at, reading.finished_at, reading.queued_at, reading.slot):
+                assert at is None or EARLIEST.timestamp() <= at < LATEST.timestamp()
 
 
 @settings(max_examples=300, deadline=None)
