@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -31,32 +30,39 @@ from shadow.core.reading import FieldRead, read_run
 from shadow.core.records import load_object
 from shadow.core.runs import NormalizedRun
 from shadow.core.shipped import SHIPPED, SHIPPED_RAW, SHIPPED_TEXT
-from shadow.errors import ShadowError
+from shadow.errors import UsageError
 
-EXIT_USAGE: Final = 64
 EXIT_REJECTED: Final = 1
 
 
 Record = tuple[str, dict[str, Path]]
 
 
-class UsageError(ShadowError):
-    """Exit 64: the command line names something that is not there."""
-
-
 def register(sub: Any) -> None:
     """Add `shadow profile ...` to the CLI's subparsers."""
     prof = sub.add_parser("profile", help="list, show and check record-format profiles")
-    psub = prof.add_subparsers(dest="profile_command", required=True)
-    lst = psub.add_parser("list", help="the shipped profiles and those of --config")
+    psub = prof.add_subparsers(dest="profile_command", required=True, metavar="ACTION")
+    lst = psub.add_parser(
+        "list",
+        help="the shipped profiles and those of --config",
+        description="List the shipped profiles and those defined in --config, one a line.",
+    )
     lst.add_argument("--config", type=Path, help="TOML config file whose [profiles] to list too")
-    show = psub.add_parser("show", help="print a profile as TOML, as you would write it")
+    show = psub.add_parser(
+        "show",
+        help="print a profile as TOML, as you would write it",
+        description="Print a profile as TOML, as you would write it in the config file.",
+    )
     show.add_argument("name", help="a shipped profile or one defined in --config")
     show.add_argument("--config", type=Path, help="TOML config file with [profiles.NAME]")
     chk = psub.add_parser(
         "check",
         help="read sample records through a profile: what each field read, words not "
         "understood, the normalized run",
+        description="Read sample records through a profile as a scan does: per field the getter "
+        "branch that fired and the raw value, every state word not understood, and the "
+        "normalized run. Exit 0 when every record read, 1 when one was rejected, 64 for a "
+        "usage error.",
     )
     chk.add_argument(
         "profile", help="a profile name (shipped or in --config), or a TOML file with one profile"
@@ -79,15 +85,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if args.profile_command == "list":
-            return cmd_list(args)
-        if args.profile_command == "show":
-            return cmd_show(args)
-        return cmd_check(args)
-    except UsageError as exc:
-        print(f"shadow profile: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    """A usage error (an unknown profile, a missing path) raises UsageError: the CLI exits 64."""
+    if args.profile_command == "list":
+        return cmd_list(args)
+    if args.profile_command == "show":
+        return cmd_show(args)
+    return cmd_check(args)
 
 
 # --- list and show -----------------------------------------------------------------------------

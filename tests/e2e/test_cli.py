@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand's parser by name, nested ones (`profile check`) included."""
     (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return dict(action.choices)
+    out = {}
+    for name, p in action.choices.items():
+        out[name] = p
+        if any(isinstance(a, argparse._SubParsersAction) for a in p._actions):
+            out |= {f"{name} {n}": q for n, q in subcommands(p).items()}
+    return out
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
