@@ -1,5 +1,7 @@
-"""Per migration scenario at the CLI's default size: pairs judged, planted divergences found,
-and false findings on the clean variant. Prints a Markdown table (the README's figures).
+"""Per migration scenario at the CLI's default size: pairs judged, planted divergences found (each
+by its run id, or stratum, in its dimension and kind), and false findings on the clean variant.
+Prints a Markdown table (docs/profiles.md's figures), then every plant not found and every false
+finding; exits 1 if there is any.
 
     python bench/scenarios.py [--seed 7]
 """
@@ -41,21 +43,38 @@ def _judge(root: Path, name: str, plant: bool, seed: int) -> tuple[ScenarioCorpu
     return corpus, json.loads(out.getvalue())
 
 
-def _found(corpus: ScenarioCorpus, report: dict[str, Any]) -> int:
+def _missed(corpus: ScenarioCorpus, report: dict[str, Any]) -> list[str]:
+    """Every plant not found on its run (by run id) or stratum in its dimension and kind."""
     runs = {
         r["run_id"]: {(f["dimension"], f["kind"]) for f in r["findings"]} for r in report["runs"]
     }
-    hits = sum(
-        (p.dimension.value, p.kind.value) in runs.get(p.run_id, set()) for p in corpus.planted
-    )
+    out = [
+        f"{p.kind.value} on {p.run_id}"
+        for p in corpus.planted
+        if (p.dimension.value, p.kind.value) not in runs.get(p.run_id, set())
+    ]
     missed = {(m["subject"], m["kind"]) for m in report["missed_schedules"]}
     failing = {s["agent_slug"]: s["failing"] for s in report["readiness"]["strata"]}
     for sp in corpus.stratum_plants:
-        if sp.side is not None:
-            hits += (sp.stratum, sp.kind.value) in missed
-        else:
-            hits += sp.dimension.value in failing.get(sp.stratum, [])
-    return hits
+        hit = (
+            (sp.stratum, sp.kind.value) in missed
+            if sp.side is not None
+            else sp.dimension.value in failing.get(sp.stratum, [])
+        )
+        if not hit:
+            out.append(f"{sp.kind.value} on stratum {sp.stratum}")
+    return out
+
+
+def _false(report: dict[str, Any]) -> list[str]:
+    """Errors and warnings on a clean corpus, and anything rejected."""
+    out = [
+        f"{f['severity']} {f['dimension']}/{f['kind']} on {r['run_id']}"
+        for r in report["runs"]
+        for f in r["findings"]
+        if f["severity"] in ("error", "warning")
+    ]
+    return out + [f"rejected {r['key']} ({r['reason']})" for r in report["rejected"]]
 
 
 def main_() -> None:
@@ -66,18 +85,26 @@ def main_() -> None:
         "| scenario | primary runs | pairs judged | planted found | verdict | clean: pairs | clean: errors / warnings / rejected | clean verdict |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in SCENARIOS:
             corpus, rep = _judge(Path(tmp), name, True, seed)
             planted = len(corpus.planted) + len(corpus.stratum_plants)
+            missed = _missed(corpus, rep)
             _, crep = _judge(Path(tmp), name, False, seed)
             sev = [f["severity"] for r in crep["runs"] for f in r["findings"]]
             print(
                 f"| {name} | {corpus.pairs} | {rep['totals']['paired']} | "
-                f"{_found(corpus, rep)} of {planted} | {rep['readiness']['verdict']} | "
+                f"{planted - len(missed)} of {planted} | {rep['readiness']['verdict']} | "
                 f"{crep['totals']['paired']} | {sev.count('error')} / {sev.count('warning')} / "
                 f"{len(crep['rejected'])} | {crep['readiness']['verdict']} |"
             )
+            problems += [f"{name}: planted, not found: {m}" for m in missed]
+            problems += [f"{name} --clean: {f}" for f in _false(crep)]
+    for line in problems:
+        print(line)
+    if problems:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from shadow.core.records import (
     validate,
 )
 from shadow.core.shipped import SHIPPED
-from shadow.corpora.invented import INVENTED
+from tests.invented_profiles import INVENTED
 
 NOW_ISO = "2026-03-01T12:00:00Z"
 NOW = datetime.fromisoformat(NOW_ISO).timestamp()

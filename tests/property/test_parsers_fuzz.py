@@ -21,7 +21,7 @@ from shadow.core.records import (
     load_object,
     validate,
 )
-from shadow.corpora.invented import INVENTED
+from tests.invented_profiles import INVENTED
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),

@@ -17,7 +17,7 @@ from shadow.core.records import (
     load_object,
     validate,
 )
-from shadow.corpora.invented import INVENTED
+from tests.invented_profiles import INVENTED
 
 KEY = "runs/run_1/status.json"
 STATUS = {

@@ -1,11 +1,10 @@
-"""The record formats the first migration scenarios were written in: garden-form profiles.
+"""Garden-form profile examples: the record formats the first migration scenarios were written in.
 
 These are shadow's own inventions (camelCase and epoch milliseconds for "trigger-dev", title
 words for a queue consumer, a bot server's epoch seconds), not the vendors' real records: the
-profiles shadow ships for those are in shadow/core/shipped.py (issue 15). They stay here only
-as the writers' formats of the `long-pipelines`, `queues` and `chat` scenarios, whose
-shadow.toml defines them under these names, until those corpora are written in the vendors'
-real shapes.
+profiles shadow ships for those are in shadow/core/shipped.py, and the scenarios now write the
+vendors' real shapes (shadow/corpora/shapes/). They remain as test examples of the garden form
+(`translate`), which users may still write.
 """
 
 from __future__ import annotations
