@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shadow.core.evidence import HistoryMode, RunEvidence, StepEvidence
 from shadow.core.layout import KeyLayout, ObjectKey, ObjectKind, parse_step_file
@@ -80,7 +81,6 @@ def assemble(
     the earliest object of the run the store has, though no longer the current one."""
     if profile.declarative:
         return _assemble_declared(run, bodies, history, max_bytes, profile, first_version)
-    first = run.keys[0]
     status: StatusRecord | None = None
     status_key: str | None = None
     manifest: ManifestRecord | None = None
@@ -119,23 +119,14 @@ def assemble(
                 rejected.append(step)
             else:
                 steps.append(step)
-    mode, states = history if history else ("polling", [])
     if status is None and manifest is not None:
         hint = hint or _key_hint((manifest.model_extra or {}).get("idempotency_key"))
-    return RunEvidence(
-        run_dir=run.run_dir,
-        run_dir_id=first.run_dir_id,
-        pairing_key=first.pairing_key,
-        side=first.side,
-        agent_from_path=first.agent_from_path,
-        first_seen=min(
-            min(o.first_seen for o in run.stored),
-            first_version if first_version is not None else float("inf"),
-        ),
+    return _evidence(
+        run,
+        history,
+        first_version,
         status=status,
         status_key=status_key,
-        history=tuple(RunState(s) for s in states if s in RunState._value2member_map_),
-        history_mode=HistoryMode(mode),
         manifest=manifest,
         steps=tuple(steps),
         output_keys=tuple(outputs),
@@ -157,7 +148,6 @@ def _assemble_declared(
     Step files and manifest.json are the garden's; such a profile does not read them. A missing
     optional document (no trace.json yet) makes the getters that read it absent, never an error.
     """
-    first = run.keys[0]
     files = {f: n for n, f in profile.compiled.documents.items()}
     rejected: list[Rejected] = []
     run_doc: dict[str, object] | None = None
@@ -184,6 +174,28 @@ def _assemble_declared(
             rejected.append(
                 Rejected(key=where, reason=reason, detail=f"{problem.where}: {problem.detail}")
             )
+    return _evidence(
+        run,
+        history,
+        first_version,
+        status_key=status_key,
+        output_keys=tuple(k.key for k in run.keys if k.kind is ObjectKind.OUTPUT),
+        rejected=tuple(rejected),
+        key_hint=reading.link or reading.idempotency_key if reading is not None else None,
+        declared=True,
+        reading=reading,
+    )
+
+
+def _evidence(
+    run: RunObjects,
+    history: tuple[str, list[str]] | None,
+    first_version: float | None,
+    **parts: Any,
+) -> RunEvidence:
+    """A run's evidence: what every record format shares (where the run lives, when the store
+    first saw it, its observed history) and the parts its format read."""
+    first = run.keys[0]
     mode, states = history if history else ("polling", [])
     return RunEvidence(
         run_dir=run.run_dir,
@@ -195,14 +207,9 @@ def _assemble_declared(
             min(o.first_seen for o in run.stored),
             first_version if first_version is not None else float("inf"),
         ),
-        status_key=status_key,
         history=tuple(RunState(s) for s in states if s in RunState._value2member_map_),
         history_mode=HistoryMode(mode),
-        output_keys=tuple(k.key for k in run.keys if k.kind is ObjectKind.OUTPUT),
-        rejected=tuple(rejected),
-        key_hint=reading.link or reading.idempotency_key if reading is not None else None,
-        declared=True,
-        reading=reading,
+        **parts,
     )
 
 
