@@ -16,15 +16,9 @@ from shadow.core.pairing import PairState
 from shadow.core.records import Rejected
 from shadow.core.results import Outcome, PairResult
 from shadow.core.waivers import Waiver
+from shadow.judging.criteria import Criterion, CriterionStatus, Thresholds
 from shadow.judging.judge import Judgement
-from shadow.judging.verdict import (
-    Criterion,
-    CriterionStatus,
-    Readiness,
-    Thresholds,
-    Verdict,
-    judge_readiness,
-)
+from shadow.judging.verdict import Readiness, Verdict, judge_readiness
 
 SCHEMA_VERSION = 1
 CLUSTER_EXAMPLES = 5

@@ -36,7 +36,8 @@ from shadow.core.results import Outcome
 from shadow.core.stats import ratio_quantile
 from shadow.engine import CycleSummary, ScanStats
 from shadow.errors import ErrorKind
-from shadow.judging.verdict import PARITY, Thresholds, Verdict
+from shadow.judging.criteria import PARITY, Thresholds
+from shadow.judging.verdict import Verdict
 
 RATIO_BUCKETS: tuple[float, ...] = (0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 3.0)
 OTHER = "other"
