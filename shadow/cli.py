@@ -424,7 +424,8 @@ def _scenario(args: argparse.Namespace, at: datetime) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from shadow.bootstrap import engine_options
-    from shadow.judging.report import Report, merge_reports
+    from shadow.judging.report import Report
+    from shadow.judging.reporting import merge_reports
 
     if bool(args.reports) == bool(args.shards):
         raise UsageError("merge needs either shard report files or --shards N, not both")

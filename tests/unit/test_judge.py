@@ -10,7 +10,7 @@ from shadow.core.runs import NormalizedRun
 from shadow.core.vocabulary import RunState
 from shadow.judging.criteria import Thresholds
 from shadow.judging.judge import JudgeOptions, judge
-from shadow.judging.report import clusters_of
+from shadow.judging.reporting import clusters_of
 from shadow.judging.verdict import Verdict
 from tests.builders import T0, run, steps, twin
 
