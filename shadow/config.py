@@ -37,8 +37,8 @@ from shadow.core.profiles import Profile, resolve_extends
 from shadow.core.shipped import SHIPPED, SHIPPED_RAW
 from shadow.core.vocabulary import DEFAULT_ERROR_CLASSES
 from shadow.errors import ConfigError
+from shadow.judging.criteria import LatencySLO, Thresholds
 from shadow.judging.judge import DEFAULT_MAX_FINDINGS
-from shadow.judging.verdict import LatencySLO, Thresholds
 from shadow.ledger.dburl import is_postgres, mask_url
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("shadow_config_file", default=None)
@@ -48,7 +48,7 @@ _T = Thresholds()  # the defaults, defined once in the judging layer
 
 
 class ThresholdSettings(BaseModel):
-    """`[thresholds]`: the fields of `verdict.Thresholds` (its defaults), with their bounds."""
+    """`[thresholds]`: the fields of `criteria.Thresholds` (its defaults), with their bounds."""
 
     status: float = Field(_T.status, ge=0, le=1)
     steps: float = Field(_T.steps, ge=0, le=1)

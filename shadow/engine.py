@@ -26,7 +26,8 @@ from shadow.core.profiles import GARDEN, Profile
 from shadow.core.records import Rejected
 from shadow.core.waivers import Waiver
 from shadow.judging.judge import Judgement, JudgeOptions, judge
-from shadow.judging.report import Report, build_report, with_runs_of
+from shadow.judging.report import Report
+from shadow.judging.reporting import build_report, with_runs_of
 from shadow.ledger.store import Ledger, ResultRow, VerdictRow
 from shadow.runcache import CacheOptions, RunCache
 from shadow.scan import Scanner, ScanObserver, ScanOptions, ScanStats

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Final
 
 # How much slower a dry run may be (spec section 7): a single pair beyond it is a warning here,
-# and the readiness threshold on the ratios' distribution (`verdict.Thresholds.timing_ratio`).
+# and the readiness threshold on the ratios' distribution (`criteria.Thresholds.timing_ratio`).
 TIMING_TOLERANCE: Final = 1.20
 
 

@@ -19,8 +19,9 @@ from shadow.core.results import PairResult, outcome_of
 from shadow.core.runs import NormalizedRun
 from shadow.core.schedules import Schedule, ScheduleCheck, check_schedules
 from shadow.core.waivers import Waiver, WaiverSet
+from shadow.judging.criteria import Thresholds
 from shadow.judging.memo import PairMemo
-from shadow.judging.verdict import Readiness, Thresholds, judge_readiness
+from shadow.judging.verdict import Readiness, judge_readiness
 
 RunSides = tuple[NormalizedRun | None, NormalizedRun | None]
 DEFAULT_MAX_FINDINGS = 100

@@ -126,7 +126,7 @@ def test_a_postgres_url_is_masked_in_check_config_and_errors(
 
 
 def test_thresholds_are_defined_once_and_everything_else_derives_them(tmp_path: Path) -> None:
-    """`verdict.Thresholds` holds the defaults: the settings name the same fields with the same
+    """`criteria.Thresholds` holds the defaults: the settings name the same fields with the same
     defaults, the comparators' tolerance is the timing threshold, and the metrics export them."""
     from dataclasses import fields
 
@@ -134,7 +134,7 @@ def test_thresholds_are_defined_once_and_everything_else_derives_them(tmp_path: 
 
     from shadow.comparators import CompareOptions
     from shadow.config import ThresholdSettings
-    from shadow.judging.verdict import Thresholds
+    from shadow.judging.criteria import Thresholds
     from shadow.serve.daemon import build_service
 
     assert {f.name for f in fields(Thresholds)} - {"slos"} == set(ThresholdSettings.model_fields)

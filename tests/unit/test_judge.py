@@ -8,9 +8,10 @@ from shadow.core.findings import Kind
 from shadow.core.layout import Side
 from shadow.core.runs import NormalizedRun
 from shadow.core.vocabulary import RunState
+from shadow.judging.criteria import Thresholds
 from shadow.judging.judge import JudgeOptions, judge
-from shadow.judging.report import clusters_of
-from shadow.judging.verdict import Thresholds, Verdict
+from shadow.judging.reporting import clusters_of
+from shadow.judging.verdict import Verdict
 from tests.builders import T0, run, steps, twin
 
 DAY = 86400.0

@@ -16,8 +16,9 @@ from shadow.core.runs import NormalizedRun
 from shadow.core.schedules import Schedule
 from shadow.core.shipped import SHIPPED
 from shadow.core.vocabulary import class_table
+from shadow.judging.criteria import CriterionStatus
 from shadow.judging.judge import Judgement, JudgeOptions, judge
-from shadow.judging.verdict import CriterionStatus, Verdict
+from shadow.judging.verdict import Verdict
 from tests.unit.test_vendor_profiles import with_path
 from tests.vendor_reading import fixture, read
 

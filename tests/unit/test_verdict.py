@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.pairing import PairState
+from shadow.judging.criteria import LatencySLO, Thresholds
 from shadow.judging.judge import Judgement
-from shadow.judging.report import build_report
-from shadow.judging.verdict import LatencySLO, Thresholds, Verdict, judge_readiness
+from shadow.judging.reporting import build_report
+from shadow.judging.verdict import Verdict, judge_readiness
 from shadow.render import render_report
 from tests.builders import T0, result
 
