@@ -32,8 +32,9 @@ demo: $(STAMP)
 	-$(BIN)/shadow verdict --db $(DEMO_DB) > /dev/null; echo "shadow verdict exit code: $$?"
 
 # The suite needs Debian packages (tests/tools.py lists them): provision installs what is missing.
+# One worker per core (pytest-xdist): the suite waits on servers more than it computes.
 test: provision $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # The pure tier (PURE_TIER in tests/conftest.py: no tool, no server), without the slow tests.
 UNIT_TESTS := tests/unit tests/property
