@@ -170,7 +170,11 @@ def _inline(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value) if "\\" not in value else "'" + value + "'"
+        # a regex reads best as a TOML literal string, which cannot hold a quote or a newline;
+        # JSON's escapes are TOML basic-string escapes (DEL is the one TOML also wants escaped)
+        if "\\" in value and "'" not in value and value.isprintable():
+            return "'" + value + "'"
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_inline(v) for v in value) + "]"
     if isinstance(value, dict):

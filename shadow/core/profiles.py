@@ -45,11 +45,14 @@ class _Table(BaseModel):
 
 
 class ErrorRef(_Table):
-    """Where an error is (`object`: a getter; a string error reads as `{message = <string>}`)
-    and how its code is read (`code`: getters relative to the error object, first match)."""
+    """Where an error is (`object`: a getter; a string error reads as `{message = <string>}`),
+    how its code is read (`code`: getters relative to the error object, first match), and
+    which elements hold one (`when`: a predicate getter on the element; an element it does
+    not find holds no error, so a successful attempt's output is never read as one)."""
 
     object: GetterSpec | None = None
     code: GetterSpec | None = None
+    when: GetterSpec | None = None
 
 
 class ErrorSpec(ErrorRef):
@@ -242,6 +245,7 @@ class CompiledError:
     object: Getter
     code: Getter
     by_state: Mapping[str, str]
+    when: Getter = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +312,20 @@ def _error(ref: ErrorRef | None, default: CompiledError) -> CompiledError | None
     if ref is None:
         return None
     code = compile_getter(ref.code) if ref.code is not None else default.code
-    return CompiledError(compile_getter(ref.object), code, default.by_state)
+    return CompiledError(
+        compile_getter(ref.object), code, default.by_state, compile_getter(ref.when)
+    )
 
 
 def compile_profile(p: Profile) -> CompiledProfile:
     assert p.run is not None, "only declarative profiles compile"
     spec = p.error or ErrorSpec()
-    base = CompiledError(compile_getter(spec.object), compile_getter(spec.code), spec.by_state)
+    base = CompiledError(
+        compile_getter(spec.object),
+        compile_getter(spec.code),
+        spec.by_state,
+        compile_getter(spec.when),
+    )
     retries = tuple(
         CompiledRetry(
             count=compile_getter(r.count),

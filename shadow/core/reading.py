@@ -207,7 +207,10 @@ class _Reader:
             return None
 
     def error_code(self, name: str, spec: CompiledError, node: Any, word: str | None) -> str | None:
-        obj, _ = self.get(name + ".object", spec.object, node)
+        if spec.when and evaluate(spec.when, node, self.docs)[0] is ABSENT:
+            obj: Any = ABSENT
+        else:
+            obj, _ = self.get(name + ".object", spec.object, node)
         if isinstance(obj, str):
             obj = {"message": obj}
         code: str | None = None

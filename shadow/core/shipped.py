@@ -38,6 +38,8 @@ object = "error"
 code = [
   { path = "message", regex = '^trigger\.dev internal error \((?P<code>[A-Z0-9_]+)\)$' },
   { path = "message", regex = '^(?P<code>[A-Z][A-Z0-9_]+):' },
+  { path = "message", regex = "^Call to '[^']*' failed! \\((?P<code>\\d{3}): " },    # grammY GrammyError
+  { path = "message", regex = '^(?P<code>\d{3}): ' },                         # Telegraf TelegramError
   { path = "name", regex = '^(?!Error$)(?P<code>\w+)$' },
 ]
 by_state = { CANCELED = "CANCELED", EXPIRED = "EXPIRED" }
@@ -115,6 +117,8 @@ map = { Scheduled = "queued", Running = "running", Completed = "completed", Fail
 object = ["output.error", "output"]
 code = [
   { path = "message", regex = '^(?P<code>[A-Z][A-Z0-9_]+):' },
+  { path = "message", regex = "^Call to '[^']*' failed! \\((?P<code>\\d{3}): " },    # grammY GrammyError
+  { path = "message", regex = '^(?P<code>\d{3}): ' },                         # Telegraf TelegramError
   { path = "name", regex = '^(?!Error$)(?P<code>\w+)$' },
 ]
 by_state = { Cancelled = "CANCELLED", CANCELLED = "CANCELLED", Skipped = "SKIPPED", Overflowed = "OVERFLOWED" }
@@ -131,8 +135,10 @@ name = "name"
 started_at = "startedAt"
 finished_at = "endedAt"
 duration_ms = "durationMs"
-error = { object = ["output.error", "children[-1].output.error"] }
-attempts = { list = "children", when = { path = "name", matches = '^Attempt \d+$' }, error = { object = "output.error" } }
+# the opcode's {"error": UserError}, or the error as the span's whole output (GetSpanOutput
+# returns the output event's data as it was written): both read, and only from a failed span
+error = { object = ["output.error", "output", "children[-1].output.error", "children[-1].output"] }
+attempts = { list = "children", when = { path = "name", matches = '^Attempt \d+$' }, error = { object = ["output.error", "output"], when = { path = "status", equals = "FAILED" } } }
 state = [
   { path = "status", map = { RUNNING = "running", COMPLETED = "completed", FAILED = "failed", WAITING = "pending", CANCELLED = "skipped", SKIPPED = "skipped", UNKNOWN = "pending" } },
   { value = "pending" },    # UNKNOWN is the proto zero value: protojson omits the key
@@ -161,6 +167,8 @@ state = { path = "outcome", map = { running = "running", retrying = "running", s
 object = "error"
 code = [
   { path = "message", regex = '^(?P<code>[A-Z][A-Z0-9_]+):' },
+  { path = "message", regex = "^Call to '[^']*' failed! \\((?P<code>\\d{3}): " },    # grammY GrammyError
+  { path = "message", regex = '^(?P<code>\d{3}): ' },                         # Telegraf TelegramError
   { path = "name", regex = '^(?!Error$)(?P<code>\w+)$' },
 ]
 
@@ -197,8 +205,11 @@ stratum = [
 [profiles.telegram-bot.error]
 object = "error"
 code = [
-  { path = "error_code" },
+  { path = "error_code" },             # the Bot API body; a serialized GrammyError
+  { path = "response.error_code" },    # a serialized Telegraf TelegramError
   { path = "message", regex = '^(?P<code>[A-Z][A-Z0-9_]+):' },
+  { path = "message", regex = "^Call to '[^']*' failed! \\((?P<code>\\d{3}): " },    # grammY GrammyError
+  { path = "message", regex = '^(?P<code>\d{3}): ' },                         # Telegraf TelegramError
   { path = "name", regex = '^(?!Error$)(?P<code>\w+)$' },
 ]
 

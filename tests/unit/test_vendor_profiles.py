@@ -402,3 +402,47 @@ def test_steps_beyond_the_cap_are_not_judged_and_said_so() -> None:
     assert [s.name for s in run.steps] == [f"s{i}" for i in range(10)]
     (finding,) = run.input_findings
     assert finding.kind is Kind.TOO_MANY_STEPS and "2 not judged" in finding.message
+
+
+def test_inngest_span_errors_read_wrapped_or_bare_and_only_from_failed_attempts() -> None:
+    """A failed span's output is the opcode's {"error": E} or, as GetSpanOutput hands back the
+    output event's data, E itself: both give the code. A successful attempt's output is data:
+    a recovered step keeps the failed attempt's code even when that data has a `name`."""
+    trace = fixture("inngest/v2/trace-failed.json")
+    step = ("data", "rootSpan", "children", 1)
+    bare = trace
+    for i in range(3):
+        error = trace["data"]["rootSpan"]["children"][1]["children"][i]["output"]["error"]
+        bare = with_path(bare, (*step, "children", i, "output"), error)
+    failed = read(INNGEST, "inngest/v2/run-failed.json", {"trace": bare})
+    assert failed.steps[1].error_code == "UPSTREAM_UNAVAILABLE"
+    assert failed.retries == (retry("charge-card", 3, False, "UPSTREAM_UNAVAILABLE"),)
+
+    recovered = fixture("inngest/v2/trace-retried-recovered.json")
+    spans = recovered["data"]["rootSpan"]["children"]
+    at = next(i for i, s in enumerate(spans) if s.get("children"))
+    last = len(spans[at]["children"]) - 1
+    path = ("data", "rootSpan", "children", at, "children", last, "output")
+    doc = with_path(recovered, path, {"name": "Alice", "message": "QUOTA: 3 left"})
+    run = read(INNGEST, "inngest/v2/run-retried-recovered.json", {"trace": doc})
+    assert run.retries == (retry("fetch-usage", 2, True, "UPSTREAM_UNAVAILABLE"),)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # grammY's GrammyError as Trigger.dev serializes it (grammyjs/grammY src/core/error.ts)
+        {"name": "GrammyError", "message": "Call to 'sendMessage' failed! (429: Too Many Requests: retry after 5)"},
+        # Telegraf's TelegramError (telegraf/telegraf src/core/network/error.ts)
+        {"name": "Error", "message": "429: Too Many Requests: retry after 5"},
+    ],
+)  # fmt: skip
+def test_a_bot_api_error_has_one_code_whichever_library_words_it(error: dict[str, Any]) -> None:
+    """The bot's record holds the Bot API body (error_code 429); the same failure thrown by a
+    bot library inside a Trigger.dev task reads as the same code, not as the class name."""
+    bot = read(TG, "telegram/records/callback-failed.json")
+    task = read(TD, with_path(fixture("trigger-dev/current/failed.json"), ("error",), error))
+    assert bot.error_code == task.error_code == "429"
+    telegraf = {"response": {"error_code": 429, "description": "Too Many Requests"}, "on": {}}
+    doc = with_path(fixture("telegram/records/callback-failed.json"), ("error",), telegraf)
+    assert read(TG, doc).error_code == "429"
