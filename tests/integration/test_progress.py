@@ -107,8 +107,11 @@ def test_a_terminal_gets_a_live_progress_line(
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        with bucket_unchanged(seeded):
-            monkeypatch.setenv("SHADOW_S3__ENDPOINT_URL", s3_endpoint)
+        # a slowed S3 (20 ms a GET, 2 at a time): the scan outlasts several 0.5 s redraws on any
+        # machine, where an idle moto can finish it within one
+        with bucket_unchanged(seeded), FaultProxy(s3_endpoint) as proxy:
+            proxy.faults.delay_s = 0.02
+            monkeypatch.setenv("SHADOW_S3__ENDPOINT_URL", proxy.url)
             db = str(tmp_path / "t.db")
             code = main(["scan", "--once", "--source", f"s3://{BUCKET}/", "--db", db])
     finally:
