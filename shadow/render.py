@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from shadow.comparators.timing import end_to_end
 from shadow.core.fielddiff import FieldDiffs, differences, step_keys
 from shadow.core.findings import Finding, Severity
 from shadow.core.runs import NormalizedRun
@@ -65,8 +66,15 @@ def render_report(report: Report, *, max_runs: int = 25) -> str:
 Row = tuple[str, str, str, bool]  # label, primary, dry run, differs
 
 
+def _ms(ms: float | None) -> str:
+    return f"{ms:.0f}" if ms is not None else "-"
+
+
 def _diff_rows(
-    primary: NormalizedRun | None, candidate: NormalizedRun | None, diffs: FieldDiffs
+    primary: NormalizedRun | None,
+    candidate: NormalizedRun | None,
+    diffs: FieldDiffs,
+    excluded: frozenset[str],
 ) -> list[Row]:
     """The side-by-side rows, each marked where fielddiff says its field differs (the console
     and the API mark the same fields); timing is shown, never marked."""
@@ -90,7 +98,13 @@ def _diff_rows(
     )
     add("agent", lambda r: r.agent, "agent")
     add("trigger", lambda r: r.trigger or "-", "trigger")
-    add("e2e_ms (excl. mocked)", lambda r: f"{r.e2e_ms:.0f}" if r.e2e_ms is not None else "-")
+    add("queue wait ms", lambda r: _ms(r.scheduling_ms))
+    add("run ms (excl. mocked)", lambda r: _ms(r.e2e_ms))
+    if primary is not None and candidate is not None:
+        # what the timing criterion and a run_slower finding compare: for a record a
+        # redelivery overwrote, the wait since the first send is most of it
+        judged = end_to_end(primary, candidate, excluded)
+        rows.append(("end to end ms (judged)", _ms(judged[0]), _ms(judged[1]), False))
     add("proposals", lambda r: str(r.proposals), "proposals")
     steps = {side: _steps_by_key(run) for side, run in (("p", primary), ("c", candidate))}
     for key in dict.fromkeys([*steps["p"], *steps["c"]]):
@@ -138,12 +152,13 @@ def render_diff(
     findings: tuple[Finding, ...],
     first: Finding | None,
     state: str,
+    excluded: frozenset[str] = frozenset(),
 ) -> str:
     diffs = differences(primary, candidate)
-    rows = _diff_rows(primary, candidate, diffs)
+    rows = _diff_rows(primary, candidate, diffs, excluded)
     width = max([len(a) for _, a, _, _ in rows] + [20])
-    lines = [f"run {key}   state {state}", "", f"  {'':<22}{'primary':<{width + 2}}dry run"]
-    lines += [f"{'≠' if marked else ' '} {n:<22}{a:<{width + 2}}{b}" for n, a, b, marked in rows]
+    lines = [f"run {key}   state {state}", "", f"  {'':<24}{'primary':<{width + 2}}dry run"]
+    lines += [f"{'≠' if marked else ' '} {n:<24}{a:<{width + 2}}{b}" for n, a, b, marked in rows]
     if first is not None:
         lines += [
             "",

@@ -132,6 +132,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             result.findings,
             first_divergence(result.findings),
             pair.state.value,
+            frozenset(settings_of(args).excluded_steps),
         )
     )
     return 0

@@ -13,7 +13,7 @@ from shadow.core.vocabulary import RunState, StepState
 from shadow.render import render_diff
 from shadow.serve.api import RunView, run_view
 from shadow.serve.views import PairPage, pair_page
-from tests.builders import reordered, result, run, steps, twin
+from tests.builders import T0, reordered, result, run, steps, twin
 
 
 def test_equal_runs_have_no_field_differences() -> None:
@@ -162,3 +162,24 @@ def test_cli_console_and_api_mark_the_same_fields(
     }
     if name in expected:
         assert expected[name] == {f for f, marked in console.items() if marked}
+
+
+def test_the_diff_shows_the_end_to_end_time_the_timing_finding_judged() -> None:
+    """A consumer record a redelivery overwrote runs briefly but waited long since the first
+    send: `shadow diff` shows the wait, the run, and the end-to-end sum the finding compares,
+    so the numbers on the screen agree with `run_slower`."""
+    from shadow.comparators import CompareOptions
+    from shadow.comparators.timing import compare
+    from shadow.core.runs import RunLinks
+
+    def links(queued_at: float) -> RunLinks:
+        return RunLinks(None, None, 1, None, None, queued_at, True, True)
+
+    p = run(start=T0, end=T0 + 26.0, links=links(T0 - 0.5))  # 6 s besides the mocked 20 s
+    c = twin(p, started_at=T0 + 12.0, finished_at=T0 + 35.0, e2e_ms=3000.0)
+    (slow,) = [f for f in compare(p, c, CompareOptions()) if f.path == "duration_ms"]
+    text = render_diff("r1", p, c, (slow,), slow, "paired", frozenset({"execute-agent"}))
+    rows = {line[2:26].strip(): line[26:].split() for line in text.splitlines()[3:]}
+    assert rows["queue wait ms"] == ["500", "12500"]
+    assert rows["end to end ms (judged)"] == [f"{slow.primary:.0f}", f"{slow.candidate:.0f}"]
+    assert float(rows["run ms (excl. mocked)"][1]) < float(rows["run ms (excl. mocked)"][0])
