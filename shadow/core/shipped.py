@@ -84,6 +84,17 @@ sort = "data.startTime"
 name = "data.message"
 started_at = "data.startTime"
 duration_ms = "data.duration"
+# a failed span's exception event (ExceptionSpanEvent, TD packages/core/src/v3/schemas/
+# openTelemetry.ts: {name = "exception", properties.exception = {type, message, stacktrace}});
+# other events (a log, a cancellation) may follow it, so the last three are tried
+error.object = ["data.events[-1].properties.exception", "data.events[-2].properties.exception", "data.events[-3].properties.exception"]
+error.code = [
+  { path = "message", regex = '^trigger\.dev internal error \((?P<code>[A-Z0-9_]+)\)$' },
+  { path = "message", regex = '^(?P<code>[A-Z][A-Z0-9_]+):' },
+  { path = "message", regex = "^Call to '[^']*' failed! \\((?P<code>\\d{3}): " },    # grammY GrammyError
+  { path = "message", regex = '^(?P<code>\d{3}): ' },                         # Telegraf TelegramError
+  { path = "type", regex = '^(?!Error$)(?P<code>\w+)$' },
+]
 state = [
   { path = "data.isCancelled", equals = true, value = "skipped" },
   { path = "data.isError", equals = true, value = "failed" },

@@ -47,9 +47,6 @@ DIGEST = (("collect-changes", 15000, 40000), ("send-digest", 3000, 10000))
 CRON, CRON_LINE = "nightly-digest", "0 3 * * *"
 GITHUB_502 = "UPSTREAM_UNAVAILABLE: github returned 502"
 V2_FROM = timedelta(days=8)  # the exporter moved from REST v1 to v2 this long before `now`
-INTERNAL = r"^trigger\.dev internal error \((?P<code>[A-Z0-9_]+)\)$"
-CODE = r"^(?P<code>[A-Z][A-Z0-9_]+):"
-NAMED = r"^(?!Error$)(?P<code>\w+)$"
 
 
 def _primary(
@@ -222,7 +219,7 @@ def build(rng: random.Random, now: datetime, plant: bool, size: int) -> Built:
     stratum_map = {inngest.function_uuid(s): s for s in ("project-generator", "chat-stream", CRON)}
     config = {
         "primary_profile": "inngest-codegen",
-        "candidate_profile": "trigger-dev-codegen",
+        "candidate_profile": "trigger-dev-traced",
         "stratum_noun": "pipelines",
         "excluded_steps": [],
         "schedules": [{"stratum": CRON, "cron": CRON_LINE, "tolerance_seconds": 900}],
@@ -232,21 +229,6 @@ def build(rng: random.Random, now: datetime, plant: bool, size: int) -> Built:
         },
         "thresholds": {"min_pairs": size, "min_pairs_per_agent": 12, "timing_min_pairs": 12},
         "profiles": {
-            # Steps read from the trace fail with the span's exception event (openTelemetry.ts
-            # ExceptionSpanEvent); the shipped trigger-dev-traced does not read it.
-            "trigger-dev-codegen": {
-                "extends": "trigger-dev-traced",
-                "steps": {
-                    "error": {
-                        "object": "data.events[-1].properties.exception",
-                        "code": [
-                            {"path": "message", "regex": INTERNAL},
-                            {"path": "message", "regex": CODE},
-                            {"path": "type", "regex": NAMED},
-                        ],
-                    }
-                },
-            },
             "inngest-codegen": {
                 "extends": "inngest",
                 "run": {"stratum": ["function.id", {"path": "function_id", "map": stratum_map}]},

@@ -446,3 +446,27 @@ def test_a_bot_api_error_has_one_code_whichever_library_words_it(error: dict[str
     telegraf = {"response": {"error_code": 429, "description": "Too Many Requests"}, "on": {}}
     doc = with_path(fixture("telegram/records/callback-failed.json"), ("error",), telegraf)
     assert read(TG, doc).error_code == "429"
+
+
+@pytest.mark.parametrize(
+    ("exception", "code"),
+    [
+        ({"type": "TimeoutError", "message": "took too long"}, "TimeoutError"),
+        ({"type": "Error", "message": "UPSTREAM_UNAVAILABLE: github returned 502"}, "UPSTREAM_UNAVAILABLE"),
+        ({"type": "Error", "message": "trigger.dev internal error (TASK_RUN_HEARTBEAT_TIMEOUT)"}, "TASK_RUN_HEARTBEAT_TIMEOUT"),
+    ],
+)  # fmt: skip
+def test_trigger_dev_traced_reads_a_failed_span_error_from_its_exception_event(
+    exception: dict[str, str], code: str
+) -> None:
+    """A failed user span carries its error only as an `exception` event (TD openTelemetry.ts
+    ExceptionSpanEvent), possibly followed by other events: the shipped profile reads it."""
+    trace = fixture("trigger-dev/current/trace-retried-recovered.json")
+    data = ("trace", "rootSpan", "children", -1, "children", 0, "data")
+    events = [
+        {"name": "exception", "time": "2026-03-01T10:00:01.000Z", "properties": {"exception": exception}},
+        {"name": "log", "time": "2026-03-01T10:00:01.001Z", "properties": {"message": "cleanup"}},
+    ]  # fmt: skip
+    doc = with_path(with_path(trace, (*data, "isError"), True), (*data, "events"), events)
+    run = read(TD_TRACED, "trigger-dev/current/retried-recovered.json", {"trace": doc})
+    assert (run.steps[0].state, run.steps[0].error_code) == (StepState.FAILED, code)
