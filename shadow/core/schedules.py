@@ -109,8 +109,10 @@ def _starts(runs: Iterable[NormalizedRun], sched: Schedule) -> dict[Side, list[f
 
 
 def _any_within(sorted_starts: list[float], lo: float, hi: float) -> bool:
+    """Any start with lo <= start < hi: half-open like `snap`, so a run at exactly the end of a
+    fire time's tolerance serves it in neither (pairing calls it off schedule)."""
     i = bisect_left(sorted_starts, lo)
-    return i < len(sorted_starts) and sorted_starts[i] <= hi
+    return i < len(sorted_starts) and sorted_starts[i] < hi
 
 
 def _first_expected(sched: Schedule, starts: dict[Side, list[float]], window_start: float) -> float:

@@ -72,3 +72,12 @@ def test_the_last_slot_is_expected_only_once_its_tolerance_has_passed() -> None:
     assert [(F[0], "seen", "seen")] == judged_window(runs, F[1] + 899)
     expected = [(F[0], "seen", "seen"), (F[1], "seen", "missed")]
     assert expected == judged_window(runs, F[1] + 900)
+
+
+def test_a_run_at_the_end_of_the_tolerance_serves_no_fire_time() -> None:
+    """A fire time is served by a run starting at or after it and before its tolerance ends, as
+    pairing snaps a slot: a run exactly `tolerance` late is off schedule and the slot missed."""
+    runs = [fired(F[0] + 40), fired(F[0] + 899, Side.CANDIDATE)]
+    runs += [fired(F[1] + 40), fired(F[1] + 900, Side.CANDIDATE)]
+    expected = [(F[0], "seen", "seen"), (F[1], "seen", "missed")]
+    assert expected == judged_window(runs, F[1] + 3000)
