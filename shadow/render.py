@@ -57,10 +57,25 @@ def render_report(report: Report, *, max_runs: int = 25) -> str:
                 f"  {run.run_id:<40} {run.agent_slug:<20} {run.outcome.value:<9} "
                 f"{top.dimension.value}/{top.kind.value}: {top.message}"
             )
+    missed = report.missed_schedules
+    if missed:
+        lines += ["", f"missed schedules ({len(missed)}, first {min(max_runs, len(missed))}):"]
+        lines += [_missed_line(f) for f in missed[:max_runs]]
     if report.rejected:
         lines += ["", f"rejected objects ({len(report.rejected)}):"]
         lines += [f"  {x.reason:<24} {x.key}" for x in report.rejected[:max_runs]]
     return "\n".join(lines)
+
+
+def _missed_line(f: Finding) -> str:
+    """A missed schedule: its stratum, the fire time (the `<stratum>@<fire time>` of its path)
+    and the side or sides where no run served it."""
+    sides = [n for n, o in (("primary", f.primary), ("dry run", f.candidate)) if o == "missed"]
+    waived = f"  [waived by {f.waived_by}]" if f.waived_by else ""
+    return (
+        f"  {f.subject or '-':<24} {f.path.rpartition('@')[2]:<22} "
+        f"missed by the {' and the '.join(sides)}{waived}"
+    )
 
 
 Row = tuple[str, str, str, bool]  # label, primary, dry run, differs

@@ -5,7 +5,13 @@ Rules: for each configured schedule, every fire time inside the evidence window 
 serving it: a run whose slot (a declarative profile's schedule marker and slot) or, for the
 garden, whose start lies within `tolerance` after the fire time. A fire time without such a run
 on a side is a miss on that side. Scheduled runs pair by the fire time they serve
-(shadow/core/pairing.py), so a missed slot is this finding, never a lost or orphan run. Pure: fire times come from croniter, a calculator, not a clock.
+(shadow/core/pairing.py), so a missed slot is this finding, never a lost or orphan run.
+
+The window opens at the earliest primary start, which lies a little after the fire time that run
+serves; so the first fire time expected is the earliest one any run of the stratum (either side)
+serves within `tolerance` before the window opens, else the first at or after it. A fire time
+no run serves before the window opens is before the observed history, never a miss. Pure: fire
+times come from croniter, a calculator, not a clock.
 """
 
 from __future__ import annotations
@@ -103,8 +109,22 @@ def _starts(runs: Iterable[NormalizedRun], sched: Schedule) -> dict[Side, list[f
 
 
 def _any_within(sorted_starts: list[float], lo: float, hi: float) -> bool:
+    """Any start with lo <= start < hi: half-open like `snap`, so a run at exactly the end of a
+    fire time's tolerance serves it in neither (pairing calls it off schedule)."""
     i = bisect_left(sorted_starts, lo)
-    return i < len(sorted_starts) and sorted_starts[i] <= hi
+    return i < len(sorted_starts) and sorted_starts[i] < hi
+
+
+def _first_expected(sched: Schedule, starts: dict[Side, list[float]], window_start: float) -> float:
+    """Where a schedule's expected fire times begin: the window start, or the earlier fire time
+    a run on either side serves whose tolerance reaches into the window."""
+    served = (
+        snap(sched.cron, at, sched.tolerance_s)
+        for side in Side
+        for at in starts[side][: bisect_left(starts[side], window_start + sched.tolerance_s)]
+    )
+    early = [t for t in served if t is not None and window_start - sched.tolerance_s < t]
+    return min([window_start, *early])
 
 
 def check_schedules(
@@ -119,7 +139,8 @@ def check_schedules(
     out: list[ScheduleCheck] = []
     for sched in schedules:
         starts = _starts(runs, sched)
-        for t in fire_times(sched.cron, window_start, now - sched.tolerance_s):
+        first = _first_expected(sched, starts, window_start)
+        for t in fire_times(sched.cron, first, now - sched.tolerance_s):
             seen = {side: _any_within(starts[side], t, t + sched.tolerance_s) for side in Side}
             out.append(
                 ScheduleCheck(

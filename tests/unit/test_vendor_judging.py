@@ -169,6 +169,32 @@ def test_a_missed_cron_slot_is_missed_schedule_never_lost_or_orphan() -> None:
     assert criterion(j, "completeness").status is CriterionStatus.FAIL
 
 
+def late_primary_cron(seconds: int) -> NormalizedRun:
+    """The Inngest cron run queued and started `seconds` after its 12:00 fire time."""
+    doc = fixture("inngest/v2/run-cron.json")
+    doc["data"]["queuedAt"] = f"2026-03-01T12:00:{seconds:02d}.318Z"
+    doc["data"]["startedAt"] = f"2026-03-01T12:00:{seconds + 1:02d}.440211Z"
+    return read(INNGEST, doc, run_dir=f"runs/{IDS['cron']}/")
+
+
+def test_the_first_slot_missed_by_the_dry_run_is_reported() -> None:
+    """The window opens at the primary's start, seconds after the fire time it serves: the dry
+    run missing that first fire time is still a missed schedule."""
+    j = judged(late_primary_cron(20))
+    (missed,) = j.schedule_findings
+    assert "schedule usage-reset@2026-03-01T12:00:00Z" == missed.path
+    assert ("seen", "missed") == (missed.primary, missed.candidate)
+    assert criterion(j, "completeness").status is CriterionStatus.FAIL
+
+
+def test_a_first_slot_both_sides_served_is_no_miss() -> None:
+    """Both sides served the first fire time, the primary 20 s late: one check, seen on both."""
+    j = judged(late_primary_cron(20), dry("trigger-dev/current/scheduled.json", "run_e"))
+    (check,) = j.schedule_checks
+    assert ("seen", "seen") == (check.primary.value, check.candidate.value)
+    assert () == j.schedule_findings
+
+
 def test_a_late_cron_run_is_off_schedule_and_its_slot_missed() -> None:
     late = fixture("trigger-dev/current/scheduled.json")
     late["payload"]["timestamp"] = late["createdAt"] = "2026-03-01T15:00:00.000Z"

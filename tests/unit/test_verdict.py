@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from shadow.core.findings import Dimension, Finding, Kind, Severity
 from shadow.core.pairing import PairState
+from shadow.core.schedules import ScheduleCheck, ScheduleOutcome
 from shadow.judging.criteria import LatencySLO, Thresholds
-from shadow.judging.judge import Judgement
+from shadow.judging.judge import Judgement, missed_schedule_finding
 from shadow.judging.reporting import build_report
 from shadow.judging.verdict import Verdict, judge_readiness
 from shadow.render import render_report
 from tests.builders import T0, result
 
 DAY = 86400.0
+SEEN, MISSED = ScheduleOutcome.SEEN, ScheduleOutcome.MISSED
 T = Thresholds(min_pairs=40, min_pairs_per_agent=10, min_days=14, timing_min_pairs=10)
 ERR = Finding(
     dimension=Dimension.STEPS,
@@ -226,3 +228,25 @@ def test_a_share_held_overall_but_not_in_one_stratum_fails_and_says_where() -> N
     assert [reason for reason in r.reasons if reason.startswith("steps")] == [
         "steps: parity 0.8500 < 0.9 (17 of 20 pairs agree) (agent a)"
     ]
+
+
+def test_the_text_report_lists_missed_schedules_capped() -> None:
+    """Missed schedules are listed in the text report as in the JSON: stratum, fire time and the
+    side that missed it (both, or waived, said so), at most `max_runs` of them."""
+    checks = [ScheduleCheck("nightly", "0 3 * * *", T0 + DAY * i, SEEN, MISSED) for i in range(30)]
+    checks[1] = ScheduleCheck("nightly", "0 3 * * *", T0 + DAY, MISSED, MISSED)
+    found = [f for f in map(missed_schedule_finding, checks) if f is not None]
+    found[2] = found[2].model_copy(update={"waived_by": "known-gap"})
+    r = judge_readiness(clean(60), T, {"nightly": [f.path for f in found]})
+    text = render_report(build_report(Judgement((), {}, r, {}, {}, {}, (), tuple(found)), [], T0))
+    lines = text.splitlines()
+    at = lines.index("missed schedules (30, first 25):")
+    assert [
+        "  nightly                  2026-02-25T06:13:20Z   missed by the dry run",
+        "  nightly                  2026-02-26T06:13:20Z   missed by the primary and the dry run",
+        "  nightly                  2026-02-27T06:13:20Z   missed by the dry run  [waived by known-gap]",
+    ] == lines[at + 1 : at + 4]
+    assert 25 == sum(1 for x in lines if "missed by the" in x)
+    assert "missed schedules" not in render_report(
+        build_report(Judgement((), {}, r, {}, {}, {}), [], T0)
+    )
