@@ -22,8 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Final
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from shadow.core.layout import Side
 from shadow.core.runs import NormalizedRun
@@ -59,15 +60,28 @@ def valid_cron(expr: str) -> bool:
     return bool(croniter.is_valid(expr))
 
 
-def fire_times(cron: str, start: float, end: float) -> list[float]:
-    """Fire times t with start <= t <= end (UTC)."""
-    it = croniter(cron, datetime.fromtimestamp(start - 1, UTC))
+# Fire times checked per schedule and judgement: a minutely cron over 60 days. One record with a
+# start decades back (valid, hostile or a clock reset) would otherwise enumerate millions of
+# slots on every judgement; the checks keep the latest fire times, where the evidence is.
+MAX_FIRE_TIMES: Final = 86_400
+
+
+def fire_times(cron: str, start: float, end: float, limit: int = MAX_FIRE_TIMES) -> list[float]:
+    """The latest `limit` fire times t with start - 1 < t <= end (UTC), oldest first: the
+    second before `start` counts, as a start read from a record is rarely a whole second."""
+    it = croniter(cron, datetime.fromtimestamp(math.floor(end) + 1, UTC))
     out: list[float] = []
-    while True:
-        t = float(it.get_next(float))
-        if t > end:
-            return out
-        out.append(t)
+    while len(out) < limit:
+        try:
+            t = float(it.get_prev(float))
+        except (ValueError, OverflowError, OSError, CroniterBadDateError):
+            break
+        if t <= start - 1:
+            break
+        if t <= end:
+            out.append(t)
+    out.reverse()
+    return out
 
 
 def snap(cron: str, slot: float, tolerance_s: float) -> float | None:

@@ -81,3 +81,17 @@ def test_a_run_at_the_end_of_the_tolerance_serves_no_fire_time() -> None:
     runs += [fired(F[1] + 40), fired(F[1] + 900, Side.CANDIDATE)]
     expected = [(F[0], "seen", "seen"), (F[1], "seen", "missed")]
     assert expected == judged_window(runs, F[1] + 3000)
+
+
+def test_a_start_decades_back_does_not_enumerate_every_slot_since() -> None:
+    """One record started in 1970 (a valid time: a reset clock, a hostile writer) under a
+    minutely cron: the checks hold the latest MAX_FIRE_TIMES fire times, not 29 million."""
+    from shadow.core.schedules import MAX_FIRE_TIMES, fire_times
+
+    end = 1_763_700_000.0
+    times = fire_times("* * * * *", 0.0, end)
+    assert len(times) == MAX_FIRE_TIMES and times[-1] == end
+    assert times == sorted(times) and times[0] == end - 60 * (MAX_FIRE_TIMES - 1)
+    assert fire_times("0 3 * * *", end - 3 * 86_400, end) == fire_times(
+        "0 3 * * *", end - 3 * 86_400, end, limit=10
+    )
