@@ -33,6 +33,7 @@ from shadow.core.shipped import SHIPPED, SHIPPED_RAW, SHIPPED_TEXT
 from shadow.errors import UsageError
 
 EXIT_REJECTED: Final = 1
+NOT_RECORDED: Final = "(not recorded)"  # a retry whose records do not name its error
 
 
 Record = tuple[str, dict[str, Path]]
@@ -383,7 +384,7 @@ def run_summary(run: NormalizedRun) -> dict[str, Any]:
                 "scope": r.step,
                 "whole_run": r.whole_run,
                 "recovered": r.recovered,
-                "error_code": r.error_code if r.error_seen else "(not recorded)",
+                "error_code": r.error_code if r.error_seen else NOT_RECORDED,
                 "attempts": r.attempts,
             }
             for r in run.retries
@@ -462,8 +463,15 @@ def _run_line(run: NormalizedRun) -> str:
     parts.append(f"steps [{steps}]" if s["steps_seen"] else "steps not seen")
     retries = ", ".join(
         f"{x['scope']} x{x['attempts']} {'recovered' if x['recovered'] else 'exhausted'}"
-        + (f" ({x['error_code']})" if x["error_code"] else "")
+        + _error_note(x["error_code"])
         for x in s["retries"]
     )
     parts.append(f"retries [{retries}]" if s["retries_seen"] else "retries not seen")
     return "; ".join(parts)
+
+
+def _error_note(code: str | None) -> str:
+    """A retry's error in parentheses; the placeholder for none recorded has its own already."""
+    if not code:
+        return ""
+    return f" {code}" if code == NOT_RECORDED else f" ({code})"
