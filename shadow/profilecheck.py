@@ -16,6 +16,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -456,7 +457,8 @@ def _run_line(run: NormalizedRun) -> str:
         if s[key] is not None:
             parts.append(f"{key} {s[key]}")
     if s["scheduled"]:
-        parts.append(f"scheduled, slot {s['slot']}")
+        slot = _iso(s["slot"]) if s["slot"] is not None else "(none)"
+        parts.append(f"scheduled, slot {slot}")
     if s["end_to_end_ms"] is not None:
         parts.append(f"{s['end_to_end_ms']:g} ms end to end")
     steps = ", ".join(f"{x['number']} {x['name']} {x['state']}" for x in s["steps"])
@@ -475,3 +477,10 @@ def _error_note(code: str | None) -> str:
     if not code:
         return ""
     return f" {code}" if code == NOT_RECORDED else f" ({code})"
+
+
+def _iso(at: float) -> str:
+    """An epoch time as ISO-8601 UTC, to the millisecond when it has any."""
+    t = datetime.fromtimestamp(at, UTC)
+    spec = "milliseconds" if t.microsecond else "seconds"
+    return t.isoformat(timespec=spec).replace("+00:00", "Z")
