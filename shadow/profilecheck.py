@@ -16,6 +16,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ from shadow.core.shipped import SHIPPED, SHIPPED_RAW, SHIPPED_TEXT
 from shadow.errors import UsageError
 
 EXIT_REJECTED: Final = 1
+NOT_RECORDED: Final = "(not recorded)"  # a retry whose records do not name its error
 
 
 Record = tuple[str, dict[str, Path]]
@@ -387,7 +389,7 @@ def run_summary(run: NormalizedRun) -> dict[str, Any]:
                 "scope": r.step,
                 "whole_run": r.whole_run,
                 "recovered": r.recovered,
-                "error_code": r.error_code if r.error_seen else "(not recorded)",
+                "error_code": r.error_code if r.error_seen else NOT_RECORDED,
                 "attempts": r.attempts,
             }
             for r in run.retries
@@ -459,15 +461,30 @@ def _run_line(run: NormalizedRun) -> str:
         if s[key] is not None:
             parts.append(f"{key} {s[key]}")
     if s["scheduled"]:
-        parts.append(f"scheduled, slot {s['slot']}")
+        slot = _iso(s["slot"]) if s["slot"] is not None else "(none)"
+        parts.append(f"scheduled, slot {slot}")
     if s["end_to_end_ms"] is not None:
         parts.append(f"{s['end_to_end_ms']:g} ms end to end")
     steps = ", ".join(f"{x['number']} {x['name']} {x['state']}" for x in s["steps"])
     parts.append(f"steps [{steps}]" if s["steps_seen"] else "steps not seen")
     retries = ", ".join(
         f"{x['scope']} x{x['attempts']} {'recovered' if x['recovered'] else 'exhausted'}"
-        + (f" ({x['error_code']})" if x["error_code"] else "")
+        + _error_note(x["error_code"])
         for x in s["retries"]
     )
     parts.append(f"retries [{retries}]" if s["retries_seen"] else "retries not seen")
     return "; ".join(parts)
+
+
+def _error_note(code: str | None) -> str:
+    """A retry's error in parentheses; the placeholder for none recorded has its own already."""
+    if not code:
+        return ""
+    return f" {code}" if code == NOT_RECORDED else f" ({code})"
+
+
+def _iso(at: float) -> str:
+    """An epoch time as ISO-8601 UTC, to the millisecond when it has any."""
+    t = datetime.fromtimestamp(at, UTC)
+    spec = "milliseconds" if t.microsecond else "seconds"
+    return t.isoformat(timespec=spec).replace("+00:00", "Z")

@@ -3,7 +3,8 @@
 Exit codes: 0 success (and READY for `verdict`), 1 NOT_READY, 2 INSUFFICIENT_DATA, 3 an error
 shadow explains on stderr (bad config, unreadable ledger or source), 64 a usage error (EX_USAGE
 from sysexits.h: an unknown flag, a malformed value). 0, 1 and 2 belong to the verdict, so a
-typo in a pipeline's gate can never read as one.
+typo in a pipeline's gate can never read as one. Output piped into a reader that stops early
+(`shadow report | head -1`) ends the command quietly with 141, as SIGPIPE would.
 
 The modules: parser.py (the subcommands, their flags and the exit codes), scanning.py (scan,
 serve, check-config), stored.py (report, verdict, rejudge, diff, merge: judging the evidence a
@@ -13,12 +14,13 @@ ledger holds), demo.py (demo); `shadow profile` is shadow/profilecheck.py.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from shadow import profilecheck
 from shadow.cli.demo import cmd_demo
-from shadow.cli.parser import EXIT_ERROR, EXIT_USAGE, build_parser, subcommands
+from shadow.cli.parser import EXIT_ERROR, EXIT_PIPE, EXIT_USAGE, build_parser, subcommands
 from shadow.cli.scanning import cmd_check_config, cmd_scan, cmd_serve
 from shadow.cli.stored import cmd_diff, cmd_merge, cmd_rejudge, cmd_report, cmd_verdict
 from shadow.errors import ShadowError, UsageError
@@ -47,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         subcommands(parser)[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     pin_mmap_threshold()  # shadow serve runs for months: keep big freed blocks off the heap
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except UsageError as exc:
         print(f"shadow {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -56,3 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`shadow report | head -1`): stop quietly, as a command
+    killed by SIGPIPE does, with the status a shell shows for one (141). What is still buffered
+    goes to devnull, so the interpreter's flush at exit raises nothing either (the Python docs'
+    "Note on SIGPIPE"). SIGPIPE itself stays ignored: `shadow serve` writes to sockets."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE

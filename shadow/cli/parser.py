@@ -22,6 +22,7 @@ from shadow.logs import configure as configure_logging
 
 EXIT_ERROR = 3
 EXIT_USAGE = 64  # EX_USAGE (sysexits.h); argparse's own 2 would read as INSUFFICIENT_DATA
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
 VERDICT_EXIT = {"READY": 0, "NOT_READY": 1, "INSUFFICIENT_DATA": 2}
 
 

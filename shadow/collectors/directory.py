@@ -180,32 +180,25 @@ class DirectorySource:
             # O_NONBLOCK: opening a FIFO waits for a writer otherwise; fstat then tells the
             # regular file (for which O_NONBLOCK changes nothing) from anything else.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with open(fd, "rb", closefd=True) as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise SourceError(
+                        f"{self.description}: {key} is not a regular file ({_type(st)}); not read",
+                        kind=ErrorKind.INVALID_KEY,
+                        transient=False,
+                    )
+                return fh.read()
         except FileNotFoundError as exc:
             raise SourceError(
                 f"{self.description}: {key} vanished before it was read", kind=ErrorKind.NOT_FOUND
             ) from exc
-        except OSError as exc:
+        except OSError as exc:  # opening or reading
             raise SourceError(
                 f"{self.description}: cannot read {key}: {exc.strerror}",
                 kind=ErrorKind.IO,
                 transient=True,
             ) from exc
-        with open(fd, "rb", closefd=True) as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise SourceError(
-                    f"{self.description}: {key} is not a regular file ({_type(st)}); not read",
-                    kind=ErrorKind.INVALID_KEY,
-                    transient=False,
-                )
-            try:
-                return fh.read()
-            except OSError as exc:
-                raise SourceError(
-                    f"{self.description}: cannot read {key}: {exc.strerror}",
-                    kind=ErrorKind.IO,
-                    transient=True,
-                ) from exc
 
     async def fetch(self, key: str, *, version_id: str | None = None) -> bytes:
         return await self._threads.run(lambda: self._read(key))

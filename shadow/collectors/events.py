@@ -72,8 +72,9 @@ class _Record(BaseModel):
     s3: _S3
 
 
-class _Log(BaseModel):
-    """MinIO's `event.Log`: Go marshals its untagged fields under their own names."""
+class MinioLog(BaseModel):
+    """MinIO's `event.Log`: Go marshals its untagged fields under their own names. The webhook
+    (`POST /events/minio`, shadow/serve/api.py) reads the same body."""
 
     model_config = ConfigDict(extra="allow")
     EventName: str | None = None
@@ -84,7 +85,7 @@ class _Log(BaseModel):
 def parse_minio_message(data: bytes) -> list[ObjectEvent]:
     """The object events of one message MinIO published; ValueError for anything else."""
     try:
-        doc = _Log.model_validate(orjson.loads(data))
+        doc = MinioLog.model_validate(orjson.loads(data))
     except (orjson.JSONDecodeError, ValidationError) as exc:
         raise ValueError(f"not a MinIO event message: {str(exc).splitlines()[0]}") from None
     return [

@@ -22,8 +22,9 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client.exposition import choose_encoder, gzip_accepted
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from shadow.collectors.events import MinioLog
 from shadow.core.fielddiff import field_differences
 from shadow.core.findings import Dimension, Finding
 from shadow.core.pairing import Pair, PairState
@@ -78,28 +79,6 @@ class ReadinessView(BaseModel):
     needs: list[str]
     since: str | None
     generated_at: str
-
-
-class MinioRecordObject(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    key: str
-
-
-class MinioRecordS3(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    object: MinioRecordObject
-
-
-class MinioRecord(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    s3: MinioRecordS3
-
-
-class MinioEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    EventName: str | None = None
-    Key: str | None = None
-    Records: list[MinioRecord] = Field(default_factory=list)
 
 
 async def _served(request: Request) -> Served:
@@ -264,7 +243,7 @@ async def events_minio(request: Request) -> dict[str, int]:
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise HTTPException(status_code=400, detail="the body is not JSON") from None
     try:
-        event = MinioEvent.model_validate(doc)
+        event = MinioLog.model_validate(doc)
     except ValidationError as exc:
         raise HTTPException(status_code=422, detail=_short_errors(exc)) from None
     if len(event.Records) > MAX_EVENT_KEYS:

@@ -101,6 +101,31 @@ def test_version_and_python_dash_m() -> None:
     assert "shadow verdict: error: unrecognized arguments: --bogus" in bogus.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "lines_read"),
+    [
+        (["profile", "show", "telegram-bot"], 0),  # small: fails in the flush at the end
+        (["profile", "check", "trigger-dev", "--json", "tests/fixtures/vendors"], 1),  # ~100 kB
+    ],
+)
+def test_output_into_a_pipe_closed_early_ends_quietly(argv: list[str], lines_read: int) -> None:
+    """`shadow ... | head` ends with SIGPIPE's status and no traceback when the reader stops."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "shadow", *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        for _ in range(lines_read):
+            proc.stdout.readline()
+        proc.stdout.close()  # like `head -N` exiting: the next write meets a closed pipe
+        err = proc.stderr.read()
+        assert 141 == proc.wait(timeout=60)
+    assert "" == err
+
+
 def _strings(path: Path) -> list[str]:
     """Every string literal in a module but its docstrings, f-strings' literal parts included."""
     tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -35,6 +35,24 @@ def test_check_shows_each_field_what_it_read_and_the_normalized_run(
     assert "words not understood: none" in out
 
 
+def test_check_shows_a_schedule_slot_as_iso_time(capsys: pytest.CaptureFixture[str]) -> None:
+    """The slot a scheduled run serves reads as ISO-8601 UTC, like the record's own times."""
+    record = VENDORS / "cloudflare-queues/cron.json"
+    code, out, _ = run(capsys, "check", "cf-queues-consumer", str(record))
+    assert code == 0
+    (normalized,) = [line for line in out.splitlines() if "normalized:" in line]
+    assert "scheduled, slot 2026-03-01T12:00:00Z;" in normalized
+
+
+def test_check_names_a_retry_error_not_recorded_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """A retry whose records name no error says so in one pair of parentheses."""
+    record = VENDORS / "cloudflare-queues/redelivered/delivery-2.json"
+    code, out, _ = run(capsys, "check", "cf-queues-consumer", str(record))
+    assert code == 0
+    assert "retries [run x2 recovered (not recorded)]" in out
+    assert "((" not in out
+
+
 def test_check_names_every_word_not_understood_and_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

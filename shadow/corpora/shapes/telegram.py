@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shadow.corpora.shapes import write_record
 from shadow.corpora.shapes.formats import epoch_s, iso_ms
-from shadow.corpora.writer import Files, Run, dump, put, spans
+from shadow.corpora.writer import Run
 
 BOT = {
     "id": 7310042981,
@@ -109,11 +110,5 @@ def record(run: Run, end: datetime | None) -> dict[str, Any]:
     return doc
 
 
-def files(run: Run) -> Files:
-    _, end = spans(run)
-    assert run.start is not None
-    return [("status.json", dump(record(run, end)), end or run.start)]
-
-
 def write(root: Path, run: Run, dir_id: str, now: datetime) -> None:
-    put(f"{root}/runs/{dir_id}", files(run))
+    write_record(root, run, dir_id, record)
