@@ -177,6 +177,7 @@ _SCALARS: tuple[tuple[str, str | None], ...] = (
     ("agent", "agent"),
     ("idempotency_key", None),
     ("proposals", "proposals"),
+    ("scheduling_ms", None),  # the queue wait: timing judges it plus e2e_ms when both know it
     ("e2e_ms", None),
     ("history_mode", None),
 )

@@ -183,3 +183,6 @@ def test_the_diff_shows_the_end_to_end_time_the_timing_finding_judged() -> None:
     assert rows["queue wait ms"] == ["500", "12500"]
     assert rows["end to end ms (judged)"] == [f"{slow.primary:.0f}", f"{slow.candidate:.0f}"]
     assert float(rows["run ms (excl. mocked)"][1]) < float(rows["run ms (excl. mocked)"][0])
+    page = pair_page("r1", result("r1"), p, c, ())
+    shown = {f.name: (f.primary, f.candidate) for f in page.fields}
+    assert shown["scheduling_ms"] == ("500", "12,500")  # the console shows the wait too
