@@ -11,6 +11,10 @@ A profile is data, not code, in one of two forms (docs/profiles.md):
   run's own id and the link to its twin. shadow/core/reading.py evaluates it.
 
 Each side of a pair may use a different profile. Shipped profiles live in shadow/core/shipped.py.
+
+Over 400 lines on purpose: the written tables, their compiled form and `extends` change together
+whenever the language gains a word (an error's `when`, a step's attempts), and a reviewer should
+see the three in one diff; the garden form is the same model read the older way.
 """
 
 from __future__ import annotations

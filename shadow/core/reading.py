@@ -16,8 +16,12 @@ Rules (docs/profiles.md, "The profile language"; decisions in docs/design.md):
   only from a list of attempts: from a count it is unknown, not "none".
 - Steps are seen when the list holds at least one step; retries when a source yielded evidence
   or the steps' attempts list was there to read. What a run cannot show is not judged (evidence
-  rules, shadow/judging/verdict.py).
+  rules, shadow/judging/criteria.py).
 Never raises on data.
+
+Over 400 lines on purpose: one `_Reader` carries the explain-mode field reads (`shadow profile
+check`) and the rejections through state, error, retries and steps; split, every part would take
+it and the compiled profile as arguments, and the reading of one run would span four modules.
 """
 
 from __future__ import annotations
