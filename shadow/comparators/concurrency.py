@@ -29,10 +29,6 @@ def _interval(run: NormalizedRun | None, now: float) -> Interval | None:
     return (run.started_at, end)
 
 
-def _overlap(a: Interval, b: Interval) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
 def _finding(later: Pair, earlier: Pair) -> Finding:
     assert later.primary is not None
     kind = Kind.QUEUE_BYPASSED if later.primary.queued_observed else Kind.OVERLAP
@@ -62,15 +58,21 @@ def compare(pairs: Sequence[Pair], now: float) -> dict[str, list[Finding]]:
         runs.sort(key=lambda item: (item[0][0], item[2].key))
         active: list[tuple[Interval, Interval | None, Pair]] = []
         for item in runs:
-            iv, primary, pair = item
-            active = [e for e in active if e[0][1] > iv[0]]
-            for a, earlier_primary, earlier in active:
-                if _overlap(a, iv) and not _both_overlap(earlier_primary, primary):
+            (start, end), primary, pair = item
+            active = [e for e in active if e[0][1] > start]
+            for (a_start, a_end), earlier_primary, earlier in active:
+                # The dry runs overlap, and their primaries do not (two intervals overlap when
+                # each starts before the other ends). Inlined: this runs for every pair against
+                # each dry run still running when it started.
+                if a_start < end and start < a_end:
+                    if (
+                        primary is not None
+                        and earlier_primary is not None
+                        and earlier_primary[0] < primary[1]
+                        and primary[0] < earlier_primary[1]
+                    ):
+                        continue
                     out.setdefault(pair.key, []).append(_finding(pair, earlier))
                     break
             active.append(item)
     return out
-
-
-def _both_overlap(a: Interval | None, b: Interval | None) -> bool:
-    return a is not None and b is not None and _overlap(a, b)
