@@ -24,6 +24,7 @@ from shadow.core.normalize import NormalizeOptions
 from shadow.core.pairing import Grouped, PairBy
 from shadow.core.profiles import GARDEN, Profile
 from shadow.core.records import Rejected
+from shadow.core.results import PairResult
 from shadow.core.waivers import Waiver
 from shadow.judging.judge import Judgement, JudgeOptions, judge
 from shadow.judging.report import Report
@@ -108,6 +109,9 @@ class Engine:
         # (a RunOut per pair was a sixth of the memory held per tracked run).
         self.last_head: Report | None = None
         self.last_judgement: Judgement | None = None
+        # The stamp of this engine's last save of results and the results it saved (the
+        # judgement's own tuple, held anyway), so the next save writes only what changed.
+        self._saved: tuple[str, tuple[PairResult, ...]] | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -221,21 +225,24 @@ class Engine:
         return None
 
     def persist(self, j: Judgement, report: Report, now: float) -> None:
-        rows = [
-            ResultRow(
-                r.key,
-                r.agent,
-                r.state.value,
-                r.outcome.value,
-                json.dumps([f.model_dump(mode="json") for f in r.findings], sort_keys=True),
-                r.duration_ratio,
-            )
-            for r in j.results
-        ]
+        """Store the judgement: only the result rows that changed since this engine's last
+        save, while the ledger still holds that save's (else every row, as a fresh process).
+
+        A remembered result is the same object from one judgement to the next
+        (judging/memo.py), so a row is written again only when its result object is new."""
         verdict = VerdictRow(
             now, report.readiness.verdict.value, self.opts.config_hash, report.readiness.reasons
         )
-        self.ledger.save_judgement(rows, verdict)
+        saved, self._saved = self._saved, None  # unknown until this save succeeds
+        stamp = None
+        if saved is not None:
+            since, before = saved
+            old = {r.key: r for r in before}
+            rows = [_row(r) for r in j.results if old.pop(r.key, None) is not r]
+            stamp = self.ledger.save_judgement(rows, verdict, since=since, gone=sorted(old))
+        if stamp is None:
+            stamp = self.ledger.save_judgement([_row(r) for r in j.results], verdict)
+        self._saved = (stamp, j.results) if stamp is not None else None
 
     async def run_hinted(self, keys: list[str], now: float | None = None) -> CycleSummary:
         """Fetch only the notified keys (a HEAD each, a GET if the ETag changed), then judge."""
@@ -272,3 +279,14 @@ class Engine:
             self.ledger.set_meta("reconciled_at", repr(started))
         self.ledger.record_scan(started, time.time(), stats.ok, stats.listed, stats.fetched, errors)
         return CycleSummary(started, time.time(), stats, head, j)
+
+
+def _row(r: PairResult) -> ResultRow:
+    return ResultRow(
+        r.key,
+        r.agent,
+        r.state.value,
+        r.outcome.value,
+        json.dumps([f.model_dump(mode="json") for f in r.findings], sort_keys=True),
+        r.duration_ratio,
+    )

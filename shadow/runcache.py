@@ -26,6 +26,7 @@ from shadow.core.normalize import NormalizeOptions, normalize
 from shadow.core.pairing import Grouped, PairBy, group_runs
 from shadow.core.profiles import Profile
 from shadow.core.records import Rejected
+from shadow.core.regroup import regrouped
 from shadow.core.runs import NormalizedRun
 from shadow.core.schedules import Schedule
 from shadow.errors import StoreError
@@ -59,6 +60,7 @@ class RunCache:
         # The ledger generation and settings the cache reflects, and the runs grouped from it.
         self._cache_stamp: str | None = None
         self._grouped: tuple[Grouped, list[Rejected]] | None = None
+        self._order: list[str] = []  # the cached run directories, sorted, as last grouped
         self._settings = normalization_fingerprint(opts)
 
     def normalized_runs(self) -> tuple[Grouped, list[Rejected]]:
@@ -73,25 +75,44 @@ class RunCache:
         if stamp != self._cache_stamp or self._grouped is None:
             with _gc_paused():
                 previous = self._cache_stamp
+                # Dropped until rebuilt: a refresh that fails half-way must not leave a grouping
+                # that the next one would patch as if it held the runs it does not.
+                last, self._grouped = self._grouped, None
+                swaps: list[tuple[NormalizedRun, NormalizedRun]] | None = None
                 if previous is None:
                     if not self._restore(stamp):
                         self._renormalize(stamp, previous)
                 elif self._tracked_since(int(previous.split(":", 1)[0])):
                     since = int(previous.split(":", 1)[0])
-                    self._refresh(stamp, previous, self.ledger.dirs_changed_since(since))
+                    swaps = self._refresh(stamp, previous, self.ledger.dirs_changed_since(since))
                 else:
                     self._renormalize(stamp, previous)
                 self._cache_stamp = stamp
-                rejected: list[Rejected] = []
-                normalized: list[NormalizedRun] = []
-                for d in sorted(self._cache):
-                    _, _, run, rej = self._cache[d]
-                    rejected.extend(rej)
-                    normalized.append(run)
-                grouped = group_runs(normalized, self.opts.pair_by, self.opts.schedules)
-                self._grouped = (grouped, rejected)
+                self._grouped = self._group(last, swaps)
         grouped, rejected = self._grouped
         return grouped, list(rejected)
+
+    def _group(
+        self,
+        last: tuple[Grouped, list[Rejected]] | None,
+        swaps: list[tuple[NormalizedRun, NormalizedRun]] | None,
+    ) -> tuple[Grouped, list[Rejected]]:
+        """Every run grouped into pairs, and every rejection, in run directory order.
+
+        When only known runs changed since the `last` grouping (`swaps`: old and new run, the
+        same directories), it is reused with the new runs in it where that is what grouping
+        from scratch gives (shadow/core/regroup.py), and the sorted directories are kept."""
+        grouped = None
+        if swaps is not None and last is not None and len(self._order) == len(self._cache):
+            grouped = regrouped(last[0], swaps)
+        if grouped is None:
+            self._order = sorted(self._cache)
+        cache = self._cache
+        rejected = [r for d in self._order for r in cache[d][3]]
+        if grouped is None:
+            runs = [cache[d][2] for d in self._order]
+            grouped = group_runs(runs, self.opts.pair_by, self.opts.schedules)
+        return grouped, rejected
 
     def terminal(self, run_dir: str) -> bool:
         """Whether the cached run of this directory has reached a terminal state."""
@@ -141,9 +162,13 @@ class RunCache:
         untracked = self.ledger.get_meta("untracked")
         return untracked is None or int(untracked) <= generation
 
-    def _refresh(self, stamp: str, previous: str | None, changed: list[str] | None = None) -> None:
+    def _refresh(
+        self, stamp: str, previous: str | None, changed: list[str] | None = None
+    ) -> list[tuple[NormalizedRun, NormalizedRun]] | None:
         """Re-normalize the runs whose objects or history changed: among every run, or among
-        the `changed` run directories only (their objects alone are read)."""
+        the `changed` run directories only (their objects alone are read). Returns the (old,
+        new) runs re-normalized among `changed`, or None if a directory came or went (or all
+        were looked at)."""
         if changed is None:
             groups = group_objects(self.ledger.object_index(), self.opts.layout)
             histories = self.ledger.histories()
@@ -157,6 +182,9 @@ class RunCache:
         bodies = self.ledger.bodies(
             [k.key for g in stale for k in g.keys if wants_body(k, wanted[k.side])]
         )
+        swaps: list[tuple[NormalizedRun, NormalizedRun]] | None = (
+            [] if changed is not None else None
+        )
         for g in stale:
             profile = self.opts.profiles[g.keys[0].side]
             ev = assemble(
@@ -169,6 +197,11 @@ class RunCache:
             )
             hist_len = len(histories.get(g.run_dir, ("", []))[1])
             run = normalize(ev, self.opts.normalize)
+            before = self._cache.get(g.run_dir)
+            if before is None:
+                swaps = None  # a new run directory: group every run
+            elif swaps is not None:
+                swaps.append((before[2], run))
             self._cache[g.run_dir] = (g.signature, hist_len, run, ev.rejected + run.rejected)
         # Objects are never deleted from the ledger; a run disappears only when a full read
         # no longer finds it (a layout change is another stamp, so that is defensive).
@@ -176,6 +209,7 @@ class RunCache:
         for d in gone:
             del self._cache[d]
         self._store_runs(stamp, previous, dirs, gone)
+        return swaps
 
     def _store_runs(
         self, stamp: str, previous: str | None, changed: list[str], gone: list[str]

@@ -17,6 +17,7 @@ How criteria roll up into a verdict, per agent and for the whole: `verdict.py`.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,9 +102,9 @@ def parity_criterion(
     paired = [r for r in results if r.state is PairState.PAIRED]
     seen = [r for r in paired if dim not in r.unseen]
     if dim is Dimension.RETRIES:
-        seen = [r for r in seen if r.has_retries or r.blocking_in(dim)]
-    bad = [r.key for r in results if r.blocking_in(dim)]
-    bad_paired = sum(1 for r in seen if r.blocking_in(dim))
+        seen = [r for r in seen if r.has_retries or dim in r.blocking]
+    bad = [r.key for r in results if dim in r.blocking]  # r.blocking_in(dim), without a call
+    bad_paired = sum(1 for r in seen if dim in r.blocking)
     measured = 1.0 - bad_paired / len(seen) if seen else None
     failed = (measured is not None and measured < threshold) or (threshold >= 1.0 and bad)
     status = CriterionStatus.FAIL if failed else CriterionStatus.PASS
@@ -142,7 +143,7 @@ def count_criterion(
     threshold = float(getattr(t, dim.value))
     # Pending pairs count too: an unreadable object or a proposal written by a running dry run
     # is an error now (spec section 9), whatever the run does next.
-    bad = [r.key for r in results if r.blocking_in(dim)] + list(extra)
+    bad = [r.key for r in results if dim in r.blocking] + list(extra)
     status = CriterionStatus.FAIL if len(bad) > threshold else CriterionStatus.PASS
     detail = f"{len(bad)} run(s) with an unwaived {dim.value} error"
     return Criterion(
@@ -162,12 +163,14 @@ def slo_breaches(
     results: Sequence[PairResult], slo: LatencySLO | None
 ) -> tuple[list[str], dict[str, float | None]]:
     """Words for each breached objective, and the measured latency quantiles."""
+    if slo is None:  # before sorting every dry run's time for nothing
+        return [], {}
     times = sorted(
         r.candidate_ms
         for r in results
         if r.state is PairState.PAIRED and r.candidate_ms is not None
     )
-    if slo is None or not times:
+    if not times:
         return [], {}
     p50, p95 = quantile(times, 0.5), quantile(times, 0.95)
     words = []
@@ -196,7 +199,7 @@ def timing_criterion(
     examples = crit.examples
     if breaches and crit.status is not CriterionStatus.FAIL:  # the slowest dry runs, not ratios
         timed = [r for r in results if r.state is PairState.PAIRED and r.candidate_ms is not None]
-        slowest = sorted(timed, key=lambda r: -(r.candidate_ms or 0.0))[:EXAMPLES]
+        slowest = heapq.nsmallest(EXAMPLES, timed, key=lambda r: -(r.candidate_ms or 0.0))
         examples = tuple(r.key for r in slowest)
     return Criterion(
         crit.name,
@@ -227,7 +230,8 @@ def _ratio_criterion(results: Sequence[PairResult], t: Thresholds) -> Criterion:
     p50, p95, ub = ratio_summary(ratios, t.timing_confidence)
     measured = max(p95, ub if ub is not None else p50)
     failed = measured > t.timing_ratio
-    slowest = sorted(rated, key=lambda r: -(r.duration_ratio or 0))[:EXAMPLES]
+    # = sorted(...)[:EXAMPLES] (documented so, ties in order), without sorting every pair
+    slowest = heapq.nsmallest(EXAMPLES, rated, key=lambda r: -(r.duration_ratio or 0))
     words = [f"p95 ratio {p95:.2f}", f"p50 ratio {p50:.2f}"]
     if ub is not None:
         words.append(f"p50 upper bound {ub:.2f}")

@@ -6,7 +6,7 @@ Pure: the store, the clock and the bucket are the engine's business. The same fu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,7 +20,7 @@ from shadow.core.runs import NormalizedRun
 from shadow.core.schedules import Schedule, ScheduleCheck, check_schedules
 from shadow.core.waivers import Waiver, WaiverSet
 from shadow.judging.criteria import Thresholds
-from shadow.judging.memo import PairMemo
+from shadow.judging.memo import Judged, ResultMemo
 from shadow.judging.verdict import Readiness, judge_readiness
 
 RunSides = tuple[NormalizedRun | None, NormalizedRun | None]
@@ -37,10 +37,10 @@ class JudgeOptions:
     max_findings: int = DEFAULT_MAX_FINDINGS
     # Dimensions a side's profile cannot see at all (dimension -> why): never judged a pass.
     blind: tuple[tuple[str, str], ...] = ()
-    # Comparisons of big pairs, valid for exactly these compare options, so kept with them (a
-    # cache of a pure function: it never changes a result). Not an argument: `replace` gives new
-    # options a memo of their own.
-    memo: PairMemo = field(default_factory=PairMemo, init=False, compare=False, repr=False)
+    # Every pair's result, reused while nothing it was computed from changed (judging/memo.py):
+    # a cache of pure functions, valid for exactly these options, so kept with them. Not an
+    # argument: `replace` gives new options a memo of their own.
+    memo: ResultMemo = field(default_factory=ResultMemo, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +55,13 @@ class Judgement:
     schedule_findings: tuple[Finding, ...] = ()
 
 
-def pair_findings(pair: Pair, opts: CompareOptions, memo: PairMemo | None = None) -> list[Finding]:
+def pair_findings(pair: Pair, opts: CompareOptions) -> list[Finding]:
     found: list[Finding] = []
     for run in (pair.primary, pair.candidate):
         if run is not None:
             found.extend(run.input_findings)
     if pair.state is PairState.PAIRED and pair.primary and pair.candidate:
-        if memo is None:
-            found.extend(compare_pair(pair.primary, pair.candidate, opts))
-        else:
-            found.extend(memo.findings(pair.primary, pair.candidate, opts, compare_pair))
+        found.extend(compare_pair(pair.primary, pair.candidate, opts))
     elif pair.candidate is not None:
         # A proposal written by a dry run is a violation the moment it exists, finished or not.
         found.extend(candidate_effects(pair.candidate))
@@ -166,15 +163,26 @@ def judge(
     unknown, unknown_counts = unknown_field_findings(pairs)
     extra.append(unknown)
     ws = WaiverSet(waivers, datetime.fromtimestamp(now, UTC).date())
+    noted = {key for more in extra for key in more}
+    context, last = opts.memo.start((waivers, ws.today))
+    kept: dict[str, Judged] = {}
     results = []
-    opts.memo.next_judgement()
     for pair in pairs:
-        found = pair_findings(pair, opts.compare, opts.memo)
-        for more in extra:
-            found.extend(more.get(pair.key, ()))
-        found = sorted(ws.apply(found, pair.agent, pair.key), key=_sort_key)
-        found = capped(found, opts.max_findings)
-        results.append(_result(pair, tuple(found), opts.compare.excluded_steps))
+        notes = (
+            tuple(f for more in extra for f in more.get(pair.key, ())) if pair.key in noted else ()
+        )
+        judged = last.get(pair.key)
+        if judged is not None and judged.fits(pair, notes, context):
+            opts.memo.hits += 1
+        else:
+            judged = _judge_pair(pair, notes, context, opts, ws, judged)
+        kept[pair.key] = judged
+        if judged.covered:
+            ws.covered.update(judged.covered)
+        if judged.would_cover:
+            ws.would_cover.update(judged.would_cover)
+        results.append(judged.result)
+    opts.memo.finish(kept)
     checks = _schedule_checks(pairs, now, opts)
     missed: dict[str, list[str]] = {}
     schedule_findings = []
@@ -197,6 +205,36 @@ def judge(
         tuple(checks),
         tuple(schedule_findings),
     )
+
+
+def _judge_pair(
+    pair: Pair,
+    notes: tuple[Finding, ...],
+    context: Hashable,
+    opts: JudgeOptions,
+    ws: WaiverSet,
+    before: Judged | None,
+) -> Judged:
+    """One pair's result: its own findings, then the judgement's `notes` for its key (window,
+    grouping and unknown-field findings), waived, sorted and capped. Its own findings are those
+    of `before` when its runs and whether they are compared are unchanged. Waivers are counted
+    apart (the judgement adds them up), so a result can be reused with its counts."""
+    opts.memo.misses += 1
+    paired = pair.state is PairState.PAIRED
+    if (
+        before is not None
+        and before.same_runs(pair)
+        and (before.state is PairState.PAIRED) == paired
+    ):
+        own = before.found
+    else:
+        opts.memo.compared += paired
+        own = tuple(pair_findings(pair, opts.compare))
+    mine = WaiverSet(ws.waivers, ws.today)
+    found = sorted(mine.apply([*own, *notes], pair.agent, pair.key), key=_sort_key)
+    found = capped(found, opts.max_findings)
+    result = _result(pair, tuple(found), opts.compare.excluded_steps)
+    return Judged(pair, own, notes, context, result, (mine.covered, mine.would_cover))
 
 
 def _schedule_checks(pairs: list[Pair], now: float, opts: JudgeOptions) -> list[ScheduleCheck]:

@@ -27,6 +27,7 @@ invariants above can be checked against all of its SQL in one read.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -487,16 +488,49 @@ class Ledger:
         self._run(go)
 
     # results and verdicts --------------------------------------------------------------
-    def save_judgement(self, rows: list[ResultRow], verdict: VerdictRow) -> None:
-        def go() -> None:
+    def save_judgement(
+        self,
+        rows: list[ResultRow],
+        verdict: VerdictRow,
+        *,
+        since: str | None = None,
+        gone: Sequence[str] = (),
+    ) -> str | None:
+        """Store a judgement's results and its verdict; return the stamp naming what is stored.
+
+        Without `since`, `rows` are every result and replace the stored ones. With `since`, the
+        stamp a previous save returned, `rows` are only the results that changed after it and
+        `gone` the keys no longer judged, applied only while the stored results are still that
+        save's (no other process, nor a failed save, came between): otherwise nothing is
+        written and None is returned, and the caller saves every row.
+        """
+        stamp = secrets.token_hex(8)
+
+        def go() -> str | None:
             with self.backend.transaction():
-                self.backend.query("DELETE FROM results")
+                if since is None:
+                    self.backend.query("DELETE FROM results")
+                    self.backend.executemany(
+                        "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)", _result_rows(rows)
+                    )
+                else:
+                    held = self.backend.query("SELECT value FROM meta WHERE name='results_stamp'")
+                    if not held or held[0][0] != since:
+                        return None
+                    self.backend.executemany(
+                        "DELETE FROM results WHERE key=?", [(k,) for k in gone]
+                    )
+                    self.backend.executemany(
+                        """INSERT INTO results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO
+                           UPDATE SET agent=excluded.agent, state=excluded.state,
+                           outcome=excluded.outcome, findings=excluded.findings,
+                           duration_ratio=excluded.duration_ratio""",
+                        _result_rows(rows),
+                    )
                 self.backend.executemany(
-                    "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (r.key, r.agent, r.state, r.outcome, r.findings_json, r.duration_ratio)
-                        for r in rows
-                    ],
+                    "INSERT INTO meta VALUES ('results_stamp', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                    [(stamp,)],
                 )
                 last = self.backend.query(
                     "SELECT verdict, config_hash FROM verdicts ORDER BY id DESC LIMIT 1"
@@ -513,8 +547,9 @@ class Ledger:
                             )
                         ],
                     )
+            return stamp
 
-        self._run(go)
+        return self._run(go)
 
     def results(self) -> list[ResultRow]:
         return [
@@ -586,3 +621,7 @@ class Ledger:
                     self.backend.query(_BUMP)
 
         self._run(go)
+
+
+def _result_rows(rows: list[ResultRow]) -> list[tuple[Any, ...]]:
+    return [(r.key, r.agent, r.state, r.outcome, r.findings_json, r.duration_ratio) for r in rows]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,27 @@ def test_verdict_history_grows_only_on_change(
         (4, "READY"),
     ]
     assert len(ledger.results()) == 1
+
+
+def test_a_results_delta_applies_only_on_top_of_its_own_save(
+    target: Path | str, open_ledger: Callable[..., Ledger]
+) -> None:
+    """Issue 19: a save names what it stored; the next one writes only the changed rows on top
+    of it, and is refused (nothing written) once anything else saved results in between."""
+    ledger = open_ledger(target)
+    verdict = VerdictRow(1.0, "READY", "c1", [])
+    a, b, c = (ResultRow(k, "x", "paired", "match", "[]", 1.0) for k in "abc")
+    first = ledger.save_judgement([a, b, c], verdict)
+    b2 = ResultRow("b", "x", "paired", "mismatch", '[{"kind": "step_missing"}]', None)
+    d = ResultRow("d", "y", "pending", "pending", "[]", None)
+    second = ledger.save_judgement([b2, d], verdict, since=first, gone=["c"])
+    assert second is not None and [a, b2, d] == ledger.results()
+    assert None is ledger.save_judgement([c], verdict, since=first)  # stale: not applied
+    assert [a, b2, d] == ledger.results()
+    other = open_ledger(target)  # another process (a rejudge) replaces the results
+    other.save_judgement([c], VerdictRow(2.0, "NOT_READY", "c2", []))
+    assert None is ledger.save_judgement([a], verdict, since=second)
+    assert [c] == ledger.results()
 
 
 def test_corrupt_ledger_is_a_clear_error_not_a_reset(
@@ -392,6 +413,48 @@ def test_every_evidence_write_bumps_the_generation_and_stored_runs_follow_their_
     assert (
         sorted([("runs/c/", 9, 0, b"[4]"), *many]) == in_pages
     )  # pages of 3: none lost or repeated
+
+
+class SavingLedger(CountingLedger):
+    """A real ledger that records how many result rows each save wrote."""
+
+    saved: list[tuple[int, bool]] = []  # noqa: RUF012 - set per instance below
+
+    def save_judgement(
+        self,
+        rows: list[ResultRow],
+        verdict: VerdictRow,
+        *,
+        since: str | None = None,
+        gone: Sequence[str] = (),
+    ) -> str | None:
+        self.saved = [*self.saved, (len(rows), since is not None)]
+        return super().save_judgement(rows, verdict, since=since, gone=gone)
+
+
+def test_a_cycle_writes_only_the_result_rows_that_changed(tmp_path: Path) -> None:
+    """Issue 19: after the first save, a cycle writes the rows of the pairs that changed, and
+    the ledger holds what a full save writes (a restarted process saves every row again)."""
+    corpus = write_demo(tmp_path / "b", now=NOW, runs=40, plant=False)
+    db = tmp_path / "s.db"
+    engine = _engine_on(db, corpus.root)
+    engine.ledger.close()
+    engine.ledger = SavingLedger(db)
+    first = asyncio.run(engine.run_cycle(NOW.timestamp()))
+    asyncio.run(engine.run_cycle(NOW.timestamp()))
+    _add_run(corpus.root, "late-1")
+    last = asyncio.run(engine.run_cycle(NOW.timestamp() + 60))
+    assert first.judgement and last.judgement
+    pairs = len(first.judgement.results)
+    assert [(pairs, False), (0, True), (1, True)] == engine.ledger.saved  # type: ignore[attr-defined]
+    delta = engine.ledger.results()
+    engine.ledger.close()
+    restarted = _engine_on(db, corpus.root)
+    j, report = restarted.judge(NOW.timestamp() + 60)
+    restarted.persist(j, report, NOW.timestamp() + 60)
+    assert delta == restarted.ledger.results()
+    assert len(delta) == pairs + 1
+    restarted.ledger.close()
 
 
 class FailingOnceLedger(CountingLedger):

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from shadow.bootstrap import make_engine
 from shadow.collectors.s3 import S3Source
 from shadow.config import load_settings
+from shadow.core.pairing import group_runs as group
 from shadow.corpora.demo import write_demo
 from shadow.engine import CycleSummary, Engine
 from shadow.judging.report import Report
@@ -170,3 +171,35 @@ def test_directory_source_lists_directories_and_one_directory_without_following_
     assert ["runs/a/", "runs/b-dryrun/", "runs/c/"] == dirs
     assert ["runs/b-dryrun/status.json"] == one
     assert [] == linked
+
+
+def test_a_steady_cycle_judges_again_only_the_runs_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: a cycle where a few runs rewrote their status swaps their new runs into the
+    last grouping (nothing is grouped again) and judges only their pairs again; its report
+    equals that of a process judging the same ledger from scratch."""
+    corpus = write_demo(tmp_path / "b", now=NOW, runs=60, days=4)
+    settings = load_settings(
+        source=f"dir:{corpus.root}", db=tmp_path / "s.db", reconcile_interval_seconds=0
+    )
+    engine = make_engine(settings)
+    cycle(engine)
+    grouped = []
+    monkeypatch.setattr("shadow.runcache.group_runs", lambda *a: grouped.append(1) or group(*a))
+    memo = engine.opts.judge.memo
+    before = memo.misses
+    dry_runs = sorted((corpus.root / "runs").glob("*-dryrun/status.json"))[:3]
+    touch(dry_runs[0], 1)
+    doc = json.loads(dry_runs[1].read_text())
+    doc["status"], doc["error"] = "failed", "AGENT_TIMEOUT: late"
+    dry_runs[1].write_text(json.dumps(doc))
+    second = cycle(engine)
+    assert (2, []) == (second.scan.fetched, grouped)
+    assert 2 == memo.misses - before
+    engine.ledger.close()
+    monkeypatch.undo()
+    fresh = make_engine(settings)
+    _, report = fresh.judge(NOW.timestamp())
+    assert comparable(second.report) == comparable(report)
+    fresh.ledger.close()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
-from shadow.core.findings import Kind
+from shadow.core.findings import Dimension, Kind
 from shadow.core.layout import Side
 from shadow.core.runs import NormalizedRun
 from shadow.core.vocabulary import RunState
+from shadow.core.waivers import Waiver
 from shadow.judging.criteria import Thresholds
-from shadow.judging.judge import JudgeOptions, judge
-from shadow.judging.reporting import clusters_of
+from shadow.judging.judge import Judgement, JudgeOptions, judge
+from shadow.judging.reporting import build_report, clusters_of
 from shadow.judging.verdict import Verdict
 from tests.builders import T0, run, steps, twin
 
@@ -112,20 +114,117 @@ def test_every_kind_stays_visible_under_the_cap() -> None:
     assert 5 + 1 == len(kinds)  # five listed, one summary of the 46 extra steps not listed
 
 
-def test_an_unchanged_big_pair_is_compared_once_and_a_changed_one_again() -> None:
-    """Issue 16 item 4: judging the same run objects again reuses their comparison (the engine
-    keeps unchanged runs as the same objects); a new run object is compared afresh."""
+def _report(j: Judgement, now: float, waivers: tuple[Waiver, ...] = ()) -> str:
+    return build_report(j, [], now, waivers=waivers).model_dump_json()
+
+
+def _fresh(
+    runs: dict[str, Sides], now: float, opts: JudgeOptions, waivers: tuple[Waiver, ...] = ()
+) -> str:
+    """The report of a judgement from scratch: new options bring an empty memo."""
+    return _report(judge(runs, now, replace(opts), waivers), now, waivers)
+
+
+def test_a_second_judgement_recomputes_only_the_changed_pair_and_reads_as_from_scratch() -> None:
+    """Issue 19: judging the same run objects again reuses every result (the engine keeps
+    unchanged runs as the same objects); a new run object is judged again, alone, and the
+    report is the one a judgement from scratch gives."""
     opts = replace(OPTS)
-    runs = {"big": _long_pair("big", 100), "small": (run("small"), twin(run("small")))}
-    first = judge(runs, T0 + DAY, opts)
-    again = judge(runs, T0 + DAY, opts)
-    assert (1, 1) == (opts.memo.misses, opts.memo.hits)  # the small pair is not remembered
-    assert first.results == again.results
+    now = T0 + 16 * DAY
+    runs = clean_pairs(60, days=15)
+    runs["big"] = _long_pair("big", 100)
+    first = judge(runs, now, opts)
+    assert (61, 0, 61) == (opts.memo.misses, opts.memo.hits, opts.memo.compared)
+    again = judge(runs, now, opts)
+    assert (61, 61, 61) == (opts.memo.misses, opts.memo.hits, opts.memo.compared)
+    assert all(a is b for a, b in zip(first.results, again.results, strict=True))
     p, c = runs["big"]
     runs["big"] = (p, twin(p, steps=steps(*[s.name for s in c.steps][:-1])))
-    changed = judge(runs, T0 + DAY, opts)
-    assert (2, 1) == (opts.memo.misses, opts.memo.hits)
-    assert len(first.results[0].findings) - 1 == len(changed.results[0].findings)
+    changed = judge(runs, now, opts)
+    assert (62, 121, 62) == (opts.memo.misses, opts.memo.hits, opts.memo.compared)
+    assert _fresh(runs, now, opts) == _report(changed, now)
+    before, after = ({r.key: r for r in j.results}["big"] for j in (first, changed))
+    assert len(before.findings) - 1 == len(after.findings)
+    # a pair held pending (an unread object), then judged: its state alone moved
+    outcomes = []
+    for held in (frozenset({"r005"}), frozenset()):
+        j = judge(runs, now, opts, held=held)
+        assert _report(judge(runs, now, replace(opts), held=held), now) == _report(j, now)
+        outcomes.append({r.key: r for r in j.results}["r005"].outcome.value)
+    assert ["pending", "match"] == outcomes
+
+
+def test_remembered_results_still_follow_now() -> None:
+    """Pairing decides a pair's state with `now`: a primary without its twin is pending, then
+    lost past the grace period; a run that never ends becomes stuck; a running dry run's
+    overlap grows with `now`. A remembered judgement reads as from scratch at every time, and
+    the comparison of unchanged runs whose state moved is not made again."""
+    opts = replace(OPTS)
+    runs = clean_pairs(60, days=15)
+    end = T0 + 15 * DAY
+    lone = run("lone", start=end - 120)
+    runs["lone"] = (lone, None)
+    stalled = run("stalled", state=RunState.RUNNING, start=end - 60)
+    runs["stalled"] = (stalled, twin(stalled))
+    states = []
+    for now in (end, end + 600, end + 1000, end + 2000, end + 2000, end + 3 * DAY):
+        j = judge(runs, now, opts)
+        assert _fresh(runs, now, opts) == _report(j, now)
+        states.append((j.pairs["lone"].state.value, j.pairs["stalled"].state.value))
+    assert [
+        ("pending", "pending"),
+        ("pending", "pending"),
+        ("primary_only", "pending"),
+        ("primary_only", "stuck"),
+        ("primary_only", "stuck"),
+        ("primary_only", "stuck"),
+    ] == states
+    assert 60 == opts.memo.compared  # the clean pairs, once: the others never paired
+
+
+def test_a_remembered_pair_takes_a_window_finding_that_came_with_now() -> None:
+    """A pair whose runs did not change still gets the concurrency error that a still-running
+    dry run of another pair grew into (its interval ends at `now`)."""
+    opts = replace(OPTS)
+    runs = clean_pairs(60, days=15)
+    start = T0 + 15 * DAY
+    early = run("early", start=start, end=start + 10)
+    runs["early"] = (early, twin(early, state=RunState.RUNNING, finished_at=None))
+    later = run("later", start=start + 100)
+    runs["later"] = (later, twin(later))
+    kinds = []
+    for now in (start + 50, start + 150):
+        j = judge(runs, now, opts)
+        assert _fresh(runs, now, opts) == _report(j, now)
+        kinds.append([f.kind for f in {r.key: r for r in j.results}["later"].findings])
+    assert [[], [Kind.OVERLAP]] == kinds
+    assert 61 == opts.memo.compared  # `later` was compared once
+
+
+def test_remembered_results_follow_waivers_and_the_day_they_expire() -> None:
+    """A waiver applies until its expiry date: the same runs judged the day after read
+    `expired_waiver`, as from scratch, and the waiver counts are the judgement's own."""
+    opts = replace(OPTS)
+    runs = clean_pairs(60, days=15)
+    runs["big"] = _long_pair("big", 3)
+    last_day = datetime.fromtimestamp(T0 + 16 * DAY, UTC).date()
+    waiver = Waiver(
+        id="w1", dimension=Dimension.STEPS, owner="o", reason="r", expires=last_day, run="big"
+    )
+    for now, waivers in (
+        (T0 + 16 * DAY, (waiver,)),
+        (T0 + 16 * DAY, (waiver,)),
+        (T0 + 17 * DAY, (waiver,)),
+        (T0 + 17 * DAY, ()),
+    ):
+        j = judge(runs, now, opts, waivers)
+        scratch = judge(runs, now, replace(opts), waivers)
+        assert _report(scratch, now, waivers) == _report(j, now, waivers)
+        assert (scratch.waiver_use, scratch.waiver_would_cover) == (
+            j.waiver_use,
+            j.waiver_would_cover,
+        )
+    assert 61 == opts.memo.compared  # a new day or new waivers judge again, comparing nothing
 
 
 def test_cluster_examples_are_distinct_runs() -> None:
