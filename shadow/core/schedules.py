@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-from croniter import CroniterBadDateError, croniter
+from croniter import croniter
 
 from shadow.core.layout import Side
 from shadow.core.runs import NormalizedRun
@@ -64,6 +64,9 @@ def valid_cron(expr: str) -> bool:
 # start decades back (valid, hostile or a clock reset) would otherwise enumerate millions of
 # slots on every judgement; the checks keep the latest fire times, where the evidence is.
 MAX_FIRE_TIMES: Final = 86_400
+# A time croniter cannot step to (its CroniterBadDateError is a ValueError) or the platform
+# cannot represent.
+_CRON_ERRORS: Final = (ValueError, OverflowError, OSError)
 
 
 def fire_times(cron: str, start: float, end: float, limit: int = MAX_FIRE_TIMES) -> list[float]:
@@ -74,7 +77,7 @@ def fire_times(cron: str, start: float, end: float, limit: int = MAX_FIRE_TIMES)
     while len(out) < limit:
         try:
             t = float(it.get_prev(float))
-        except (ValueError, OverflowError, OSError, CroniterBadDateError):
+        except _CRON_ERRORS:
             break
         if t <= start - 1:
             break
@@ -89,7 +92,7 @@ def snap(cron: str, slot: float, tolerance_s: float) -> float | None:
     try:
         it = croniter(cron, datetime.fromtimestamp(math.floor(slot) + 1, UTC))
         t = float(it.get_prev(float))
-    except (ValueError, OverflowError, OSError):
+    except _CRON_ERRORS:
         return None
     return t if slot - t < tolerance_s else None
 
